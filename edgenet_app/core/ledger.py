@@ -1,0 +1,248 @@
+"""The credit ledger: a grow-only set of signed events with a deterministic state.
+
+Storage is a CRDT: for every (author, seq) the ledger keeps the (at most two)
+events with the smallest ids. Merge is set union followed by that cap, which is
+commutative, associative and idempotent; two events at one (author, seq) are
+equivocation, kept as evidence.
+
+State is a pure function of the held events (and of nothing else):
+1. Chains: an author's valid chain is the longest prefix seq 1, 2, … in which each
+   seq holds exactly one event, each `prev` is the id of the event before, and
+   timestamps never decrease. Forked or broken links end the chain.
+2. Order: chain-valid events of all authors, sorted by (ts, author, seq).
+3. Rules: `LedgerState` applies them in that order, rejecting any that break a rule
+   (overspending, double claims, bad evidence, …) with a reason.
+The state root is a Merkle root over the applied event ids and the fork markers, so
+replicas holding the same events have the same root and the same balances.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from . import economics as econ
+from .errors import LedgerError, WireError
+from .events import ZERO_HASH, Body, Event
+from .genesis import Genesis
+from .identity import Identity
+from .ledger_state import Balance, LedgerState
+from .merkle import merkle_root
+
+MAX_FORKS_KEPT = 2
+
+
+@dataclass(frozen=True)
+class Equivocation:
+    """Two different signed events by one author with the same seq."""
+
+    author: bytes
+    seq: int
+    first: Event
+    second: Event
+
+
+class Ledger:
+    def __init__(self, genesis: Genesis) -> None:
+        self.genesis = genesis
+        self.network = genesis.network_id
+        self._events: dict[bytes, dict[int, list[Event]]] = {}
+        self._ids: set[bytes] = set()
+        self._state: LedgerState | None = None
+        self._heads: dict[bytes, Event] = {}  # author -> last event of its valid chain
+        self._broken: set[bytes] = set()  # authors whose chain is cut (fork or bad link)
+
+    # -- adding and merging -------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __contains__(self, event_id: object) -> bool:
+        return event_id in self._ids
+
+    def add(self, event: Event, *, now_ms: int | None = None) -> bool:
+        """Hold `event`. Returns False if it was already held (or lost the fork cap).
+
+        Raises LedgerError if the event belongs to another network or is stamped more
+        than MAX_CLOCK_SKEW_MS ahead of `now_ms`.
+        """
+        if event.network != self.network:
+            raise LedgerError(
+                f"event {event.short()} belongs to network {event.network.hex()[:16]}…, "
+                f"not {self.network.hex()[:16]}…"
+            )
+        if now_ms is not None and event.ts > now_ms + econ.MAX_CLOCK_SKEW_MS:
+            raise LedgerError(
+                f"event {event.short()} is stamped {(event.ts - now_ms) // 1000} s in the future"
+            )
+        if event.id in self._ids:
+            return False
+        slot = self._events.setdefault(event.author, {}).setdefault(event.seq, [])
+        slot.append(event)
+        slot.sort(key=lambda e: e.id)
+        self._ids.add(event.id)
+        if len(slot) > MAX_FORKS_KEPT:
+            dropped = slot.pop()
+            self._ids.discard(dropped.id)
+            if dropped is event:
+                return False
+        self._on_new(event, len(slot))
+        return True
+
+    def add_raw(self, raw: bytes, *, now_ms: int | None = None) -> Event:
+        """Decode, authenticate and hold an encoded event (LedgerError on any problem)."""
+        try:
+            event = Event.decode(raw)
+        except WireError as exc:
+            raise LedgerError(f"rejected event: {exc}") from None
+        self.add(event, now_ms=now_ms)
+        return event
+
+    def add_many(self, events: Iterable[Event]) -> int:
+        return sum(1 for e in events if self.add(e))
+
+    def merge(self, other: Ledger) -> int:
+        """Union with another replica of the same network. Returns events gained."""
+        if other.network != self.network:
+            raise LedgerError("cannot merge ledgers of different networks")
+        return self.add_many(other.events())
+
+    def events(self) -> Iterator[Event]:
+        for chain in self._events.values():
+            for slot in chain.values():
+                yield from slot
+
+    def event_ids(self) -> frozenset[bytes]:
+        return frozenset(self._ids)
+
+    # -- incremental state maintenance ---------------------------------------------------
+
+    def _on_new(self, event: Event, slot_size: int) -> None:
+        state = self._state
+        head = self._heads.get(event.author)
+        extends = (
+            slot_size == 1
+            and event.author not in self._broken
+            and event.seq == (head.seq + 1 if head else 1)
+            and event.prev == (head.id if head else ZERO_HASH)
+            and event.ts >= (head.ts if head else 0)
+            and event.seq + 1 not in self._events[event.author]
+        )
+        if state is not None and extends and (event.ts, event.author, event.seq) > state.last_key:
+            self._heads[event.author] = event
+            state.apply(event)
+        else:
+            self._state = None
+
+    def _rebuild(self) -> LedgerState:
+        heads: dict[bytes, Event] = {}
+        broken: set[bytes] = set()
+        valid: list[Event] = []
+        for author, chain in self._events.items():
+            prev_id, prev_ts, seq = ZERO_HASH, 0, 1
+            while True:
+                slot = chain.get(seq)
+                if not slot:
+                    break
+                ev = slot[0]
+                if len(slot) > 1 or ev.prev != prev_id or ev.ts < prev_ts:
+                    broken.add(author)
+                    break
+                valid.append(ev)
+                heads[author] = ev
+                prev_id, prev_ts, seq = ev.id, ev.ts, seq + 1
+        valid.sort(key=lambda e: (e.ts, e.author, e.seq))
+        state = LedgerState(self.genesis)
+        for ev in valid:
+            state.apply(ev)
+        self._heads, self._broken, self._state = heads, broken, state
+        return state
+
+    @property
+    def state(self) -> LedgerState:
+        return self._state if self._state is not None else self._rebuild()
+
+    # -- queries --------------------------------------------------------------------------
+
+    def balance(self, node: bytes, now_ms: int) -> Balance:
+        return self.state.balance(node, now_ms)
+
+    def network_cpu_hours(self) -> float:
+        return self.state.network_cpu_hours
+
+    def multiplier(self) -> float:
+        return econ.contribution_multiplier(self.state.network_cpu_hours)
+
+    def equivocations(self) -> list[Equivocation]:
+        out = []
+        for author, chain in self._events.items():
+            for seq, slot in sorted(chain.items()):
+                if len(slot) > 1:
+                    out.append(Equivocation(author, seq, slot[0], slot[1]))
+        return out
+
+    def state_root(self) -> bytes:
+        leaves = [b"E" + i for i in self.state.applied]
+        leaves += [b"F" + e.author + e.seq.to_bytes(8, "big") for e in self.equivocations()]
+        return merkle_root(leaves)
+
+    def rejected(self) -> dict[bytes, str]:
+        return dict(self.state.rejected)
+
+    def version_vector(self) -> dict[bytes, int]:
+        """For each author, the highest seq up to which every seq is held (for sync)."""
+        vv = {}
+        for author, chain in self._events.items():
+            seq = 0
+            while seq + 1 in chain:
+                seq += 1
+            if seq:
+                vv[author] = seq
+        return vv
+
+    def missing_for(self, vv: dict[bytes, int]) -> list[Event]:
+        """Events a replica with version vector `vv` lacks, in chain order per author."""
+        out = []
+        for author, chain in self._events.items():
+            have = vv.get(author, 0)
+            for seq in sorted(s for s in chain if s > have):
+                out.extend(chain[seq])
+        return out
+
+    def head(self, author: bytes) -> Event | None:
+        self.state  # noqa: B018 - make sure heads are current
+        return self._heads.get(author)
+
+    # -- authoring ------------------------------------------------------------------------
+
+    def append(self, identity: Identity, body: Body, ts_ms: int) -> Event:
+        """Sign the next event of `identity`'s chain, after checking every rule.
+
+        Raises LedgerError (e.g. overspending) without changing anything.
+        """
+        author = identity.public_key
+        state = self.state
+        if author in self._broken:
+            raise LedgerError("this identity's chain is forked or broken; it cannot append")
+        head = self._heads.get(author)
+        if head is not None and self._events[author].get(head.seq + 1):
+            raise LedgerError("events after this identity's head are held; sync first")
+        seq = head.seq + 1 if head else 1
+        # The new event must sort after everything applied so far, so that the rules are
+        # checked against the state it will really be applied to.
+        ts = max(ts_ms, head.ts if head else 0, self.genesis.created_ms, state.last_key[0])
+        if (ts, author, seq) <= state.last_key:
+            ts += 1
+        event = Event.create(
+            identity,
+            self.network,
+            seq,
+            head.id if head else ZERO_HASH,
+            ts,
+            body,
+        )
+        reason = state.check(event)
+        if reason is not None:
+            raise LedgerError(reason)
+        self.add(event)
+        return event

@@ -1,0 +1,515 @@
+"""The one declared settings schema.
+
+`SETTINGS` lists every user setting once: key, type, default, bounds, label and help. The
+same declarations drive validation (`validate`, `validate_all`), persistence (`to_json`,
+`from_json`), command-line text (`parse_value`, `format_value`), the TOML file and CLI flags
+(`edgenet_app.runtime.config`) and the settings dialog (`describe`).
+
+Types are `bool`, `int`, `float`, `str` and `list` (a list of strings). Values are
+normalised: ints given for floats become floats, lists become tuples of strings. For lists,
+`min`/`max` bound the number of items, `choices` and `validator` apply to each item, and
+duplicates are refused. A validator raises `ValueError` with the reason.
+
+Pure logic: no I/O, no clocks. Every rejection is a `SettingsError` naming the key and what is
+allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import math
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .errors import SettingsError
+
+__all__ = [
+    "RULES",
+    "SETTINGS",
+    "Rule",
+    "Schedule",
+    "Setting",
+    "SettingValue",
+    "defaults",
+    "describe",
+    "describe_allowed",
+    "format_value",
+    "from_json",
+    "get_setting",
+    "parse_schedule",
+    "parse_value",
+    "rule_violations",
+    "to_json",
+    "validate",
+    "validate_all",
+]
+
+SettingValue = bool | int | float | str | tuple[str, ...]
+
+TASK_KINDS = (
+    "vector_insert",
+    "vector_search",
+    "embedding",
+    "semantic_match",
+    "neural_inference",
+    "encryption",
+    "compression",
+    "custom_wasm",
+)
+
+_TYPE_NAMES: dict[type, str] = {bool: "bool", int: "int", float: "float", str: "str", list: "list"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    """One declared setting. `allowed` overrides the generated description of valid values."""
+
+    key: str
+    type: type
+    default: SettingValue
+    help: str
+    label: str
+    min: float | None = None
+    max: float | None = None
+    choices: tuple[str, ...] | None = None
+    unit: str | None = None
+    validator: Callable[[Any], object] | None = None
+    allowed: str | None = None
+
+    @property
+    def group(self) -> str:
+        """The dialog page / TOML table the setting belongs to ("general" for top-level keys)."""
+        return self.key.rpartition(".")[0] or "general"
+
+    @property
+    def name(self) -> str:
+        """The key without its group prefix."""
+        return self.key.rpartition(".")[2]
+
+
+def _check_relay_url(url: str) -> None:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("ws", "wss"):
+        raise ValueError("scheme must be ws:// or wss://")
+    if not parts.hostname:
+        raise ValueError("no host")
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        raise ValueError("bad port") from None
+
+
+_HOST = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(?::(\d{1,5}))?")
+
+
+def _check_ice_url(url: str) -> None:
+    scheme, sep, rest = url.partition(":")
+    if not sep or scheme not in ("stun", "stuns", "turn", "turns"):
+        raise ValueError("scheme must be stun:, stuns:, turn: or turns:")
+    if rest.startswith("//"):
+        raise ValueError("write stun:host:port, without '//'")
+    hostport, qsep, query = rest.partition("?")
+    m = _HOST.fullmatch(hostport)
+    if m is None:
+        raise ValueError("expected host or host:port after the scheme")
+    if m.group(2) is not None and not 1 <= int(m.group(2)) <= 65535:
+        raise ValueError("port must be 1–65535")
+    if qsep and (scheme.startswith("stun") or query not in ("transport=udp", "transport=tcp")):
+        raise ValueError("only turn URLs take a query, and only ?transport=udp or ?transport=tcp")
+
+
+def _check_schedule(text: str) -> None:
+    parse_schedule(text)
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("cpu_limit", float, 0.3, "Share of the whole machine task workers may use.",
+            "CPU limit", min=0.1, max=1.0, unit="fraction of the machine"),
+    Setting("memory_limit_mb", int, 512, "Memory available to task workers.",
+            "Memory limit", min=64, max=65536, unit="MB"),
+    Setting("bandwidth_limit_kbps", int, 1024, "Network bandwidth for task traffic.",
+            "Bandwidth limit", min=0, max=10_000_000, unit="KiB/s, 0 = unlimited"),
+    Setting("task_kinds", list, TASK_KINDS, "Kinds of task this machine accepts.",
+            "Task kinds", min=1, max=len(TASK_KINDS), choices=TASK_KINDS),
+    Setting("idle.min_idle_seconds", int, 60,
+            "Keyboard/mouse idle time before contributing fully.",
+            "Idle after", min=0, max=86400, unit="seconds"),
+    Setting("idle.work_while_in_use", bool, True,
+            "Keep contributing (at the in-use limit) while the computer is in use.",
+            "Work while in use"),
+    Setting("idle.in_use_cpu_limit", float, 0.1,
+            "Share of the machine used while the user is active; at most cpu_limit.",
+            "CPU limit while in use", min=0.05, max=1.0, unit="fraction of the machine"),
+    Setting("idle.respect_battery", bool, True, "Hold back while running on battery.",
+            "Respect battery"),
+    Setting("idle.battery_threshold", int, 50,
+            "On battery, contribute only above this charge.",
+            "Battery threshold", min=0, max=100, unit="%"),
+    Setting("schedule", str, "always", "When contributing is allowed (local time).",
+            "Schedule", validator=_check_schedule,
+            allowed="'always', 'never', or windows like 'mon-fri 09:00-17:30, sat 10:00-12:00'"),
+    Setting("network.relays", list, (), "Signaling relays (ws:// or wss:// URLs).",
+            "Relays", min=0, max=32, validator=_check_relay_url,
+            allowed="up to 32 distinct ws:// or wss:// URLs"),
+    Setting("network.ice_servers", list, (), "STUN/TURN servers for WebRTC.",
+            "ICE servers", min=0, max=32, validator=_check_ice_url,
+            allowed="up to 32 distinct stun:, stuns:, turn: or turns: URLs"),
+)  # fmt: skip
+
+_BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+    """A cross-field rule: `check` returns the reason the values break it, or None."""
+
+    keys: tuple[str, ...]
+    check: Callable[[Mapping[str, SettingValue]], str | None]
+
+
+def _in_use_below_limit(v: Mapping[str, SettingValue]) -> str | None:
+    in_use, limit = v["idle.in_use_cpu_limit"], v["cpu_limit"]
+    assert isinstance(in_use, float) and isinstance(limit, float)
+    if in_use > limit:
+        return f"idle.in_use_cpu_limit: {in_use} must not exceed cpu_limit ({limit})"
+    return None
+
+
+RULES: tuple[Rule, ...] = (Rule(("idle.in_use_cpu_limit", "cpu_limit"), _in_use_below_limit),)
+
+
+def get_setting(key: str) -> Setting:
+    """The declaration of `key`; unknown keys are refused with the closest known keys."""
+    try:
+        return _BY_KEY[key]
+    except (KeyError, TypeError):
+        pass
+    close = difflib.get_close_matches(str(key), list(_BY_KEY), n=3, cutoff=0.6)
+    hint = f"; did you mean {' or '.join(close)}?" if close else "; see `edgenet config list`"
+    raise SettingsError(f"unknown setting {key!r}{hint}")
+
+
+def _num(x: float | None) -> str:
+    return repr(x)
+
+
+def describe_allowed(setting: Setting) -> str:
+    """What `setting` accepts, in words ("0.1–1.0 (fraction of the machine)")."""
+    if setting.allowed:
+        return setting.allowed
+    unit = f" ({setting.unit})" if setting.unit else ""
+    if setting.type is bool:
+        return "true or false"
+    if setting.type in (int, float):
+        return f"{_num(setting.min)}–{_num(setting.max)}{unit}"
+    if setting.type is list:
+        items = f"one of {', '.join(setting.choices)}" if setting.choices else "a string"
+        size = "a non-empty list" if setting.min else "a list"
+        return f"{size} without duplicates, each item {items}"
+    return "text"
+
+
+def _fail(setting: Setting, reason: str) -> SettingsError:
+    return SettingsError(f"{setting.key}: {reason}; allowed {describe_allowed(setting)}")
+
+
+def _show(value: object) -> str:
+    return f"{repr(value)[:60]} ({type(value).__name__})"
+
+
+def validate(key: str, value: object) -> SettingValue:
+    """Check `value` for `key` strictly (bool is not a number) and return it normalised."""
+    s = get_setting(key)
+    if s.type is bool:
+        if not isinstance(value, bool):
+            raise _fail(s, f"expected true or false, got {_show(value)}")
+        return value
+    if s.type in (int, float):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _fail(s, f"expected a number, got {_show(value)}")
+        if s.type is int and not isinstance(value, int):
+            raise _fail(s, f"expected a whole number, got {value!r}")
+        if s.type is float:
+            try:
+                value = float(value)
+            except OverflowError:
+                raise _fail(s, f"{value} is out of range") from None
+            if not math.isfinite(value):
+                raise _fail(s, f"{value} is not a finite number")
+        assert s.min is not None and s.max is not None
+        if not s.min <= value <= s.max:
+            raise _fail(s, f"{value!r} is out of range")
+        return value
+    if s.type is str:
+        if not isinstance(value, str):
+            raise _fail(s, f"expected text, got {_show(value)}")
+        value = value.strip()
+        _run_validator(s, value, "")
+        return value
+    if not isinstance(value, list | tuple) or not all(isinstance(i, str) for i in value):
+        raise _fail(s, f"expected a list of strings, got {_show(value)}")
+    items = tuple(i.strip() for i in value)
+    if s.min is not None and len(items) < s.min:
+        raise _fail(s, "the list is empty" if not items else f"needs at least {_num(s.min)} items")
+    if s.max is not None and len(items) > s.max:
+        raise _fail(s, f"{len(items)} items is too many")
+    for n, item in enumerate(items, 1):
+        if s.choices is not None and item not in s.choices:
+            raise _fail(s, f"item {n} {item!r} is not a known choice")
+        if item in items[: n - 1]:
+            raise _fail(s, f"item {n} {item!r} is a duplicate")
+        _run_validator(s, item, f"item {n} ")
+    return items
+
+
+def _run_validator(s: Setting, value: str, where: str) -> None:
+    if s.validator is None:
+        return
+    if len(value) > 2048:
+        raise _fail(s, f"{where}is longer than 2048 characters")
+    if s.type is list and any(c.isspace() or not c.isprintable() for c in value):
+        raise _fail(s, f"{where}{value[:60]!r} contains whitespace or control characters")
+    try:
+        s.validator(value)
+    except ValueError as exc:
+        raise _fail(s, f"{where}{value[:60]!r} is not allowed: {exc}") from None
+
+
+_TRUE = ("true", "yes", "on", "1")
+_FALSE = ("false", "no", "off", "0")
+_INT = re.compile(r"[+-]?[0-9]+(?:_[0-9]+)*")
+_FLOAT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def parse_value(key: str, text: str) -> SettingValue:
+    """Parse command-line text ("0.5", "30%", "yes", "a,b") for `key` and validate it."""
+    s = get_setting(key)
+    t = text.strip()
+    if s.type is bool:
+        if t.lower() in _TRUE:
+            return True
+        if t.lower() in _FALSE:
+            return False
+        raise _fail(s, f"{text!r} is not a yes/no value (true/false, yes/no, on/off, 1/0)")
+    if s.type is int:
+        if not _INT.fullmatch(t):
+            raise _fail(s, f"{text!r} is not a whole number")
+        return validate(key, int(t))
+    if s.type is float:
+        percent = t.endswith("%")
+        number = t[:-1].strip() if percent else t
+        if not _FLOAT.fullmatch(number):
+            raise _fail(s, f"{text!r} is not a number")
+        return validate(key, float(number) / 100 if percent else float(number))
+    if s.type is list:
+        if not t:
+            return validate(key, ())
+        items = [i.strip() for i in t.split(",")]
+        for n, item in enumerate(items, 1):
+            if not item:
+                raise _fail(s, f"item {n} of {text!r} is empty")
+        return validate(key, items)
+    return validate(key, text)
+
+
+def format_value(value: SettingValue) -> str:
+    """Text for `value` that `parse_value` reads back (lists comma-separated)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return ",".join(value)
+    return str(value)
+
+
+def defaults() -> dict[str, SettingValue]:
+    """Every key with its declared default."""
+    return {s.key: s.default for s in SETTINGS}
+
+
+def rule_violations(values: Mapping[str, SettingValue]) -> list[tuple[Rule, str]]:
+    """The cross-field rules a complete, validated mapping breaks, with reasons."""
+    out: list[tuple[Rule, str]] = []
+    for rule in RULES:
+        reason = rule.check(values)
+        if reason is not None:
+            out.append((rule, reason))
+    return out
+
+
+def validate_all(values: Mapping[str, object]) -> dict[str, SettingValue]:
+    """Validate a (possibly partial) mapping, fill in defaults and apply cross-field rules."""
+    out = defaults()
+    for key, value in values.items():
+        out[key] = validate(key, value)
+    broken = rule_violations(out)
+    if broken:
+        raise SettingsError(broken[0][1])
+    return out
+
+
+def to_json(value: SettingValue) -> str:
+    """The JSON text stored for a value."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def from_json(key: str, text: str) -> SettingValue:
+    """Decode and validate a stored JSON value for `key`."""
+    s = get_setting(key)
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        raise _fail(s, f"stored value {text[:60]!r} is not valid JSON") from None
+    return validate(key, value)
+
+
+def describe(setting: Setting) -> dict[str, Any]:
+    """A JSON-ready description of one setting, for tooling and the settings dialog."""
+    return {
+        "key": setting.key,
+        "group": setting.group,
+        "type": _TYPE_NAMES[setting.type],
+        "default": list(setting.default) if isinstance(setting.default, tuple) else setting.default,
+        "label": setting.label,
+        "help": setting.help,
+        "min": setting.min,
+        "max": setting.max,
+        "choices": list(setting.choices) if setting.choices else None,
+        "unit": setting.unit,
+        "allowed": describe_allowed(setting),
+    }
+
+
+# --- schedule -----------------------------------------------------------------------------
+#
+#   schedule := "always" | "never" | entry ((";" | ",")? entry)*
+#   entry    := days* times*         days: mon | mon-fri | fri-mon (wraps), lists with ","
+#                                    times: HH:MM-HH:MM (24 h; 24:00 allowed as an end)
+# "," separates items and entries alike; ";" always ends an entry ("sat; sun 10:00-12:00").
+# An entry without days means every day, without times the whole day. A window whose end is
+# not after its start crosses midnight into the next day ("sun 22:00-02:00" ends Monday 02:00).
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+MINUTES_PER_DAY = 1440
+
+_TOKEN = re.compile(r"[,;]|[^\s,;]+")
+_TIME_RANGE = re.compile(r"([0-9]{1,2}):([0-9]{2})-([0-9]{1,2}):([0-9]{2})")
+
+
+@dataclasses.dataclass(frozen=True, order=True)
+class Window:
+    """Minutes [start, end) of one weekday (0 = Monday)."""
+
+    day: int
+    start: int
+    end: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Schedule:
+    """When contributing is allowed: a sorted set of same-day windows."""
+
+    windows: tuple[Window, ...]
+
+    def allows(self, weekday: int, minute_of_day: int) -> bool:
+        """Whether minute `minute_of_day` (0–1439) of `weekday` (0 = Monday) is inside."""
+        if not 0 <= weekday < 7 or not 0 <= minute_of_day < MINUTES_PER_DAY:
+            raise ValueError(f"weekday {weekday} / minute {minute_of_day} out of range")
+        return any(w.day == weekday and w.start <= minute_of_day < w.end for w in self.windows)
+
+
+def _bad(token: str, col: int, why: str) -> SettingsError:
+    return SettingsError(f"{token[:40]!r} at column {col}: {why}")
+
+
+def _day(name: str, col: int, token: str) -> int:
+    if name in DAYS:
+        return DAYS.index(name)
+    if name.isascii() and name.isalpha():
+        raise _bad(token, col, f"unknown day {name[:20]!r}; days are {', '.join(DAYS)}")
+    raise _bad(token, col, "expected a day (mon..sun), days (mon-fri) or times (HH:MM-HH:MM)")
+
+
+def _days(token: str, col: int) -> list[int]:
+    low = token.lower()
+    first, dash, last = low.partition("-")
+    a = _day(first, col, token)
+    if not dash:
+        return [a]
+    b = _day(last, col, token)
+    return [(a + i) % 7 for i in range((b - a) % 7 + 1)]
+
+
+def _minute(hh: str, mm: str, token: str, col: int, *, end: bool) -> int:
+    h, m = int(hh), int(mm)
+    if m > 59:
+        raise _bad(token, col, f"minutes must be 00–59, got {mm}")
+    if h > 23 and not (end and h == 24 and m == 0):
+        raise _bad(token, col, f"hours must be 00–23 (24:00 only as an end), got {hh}")
+    return h * 60 + m
+
+
+def _times(token: str, col: int) -> tuple[int, int]:
+    m = _TIME_RANGE.fullmatch(token)
+    if m is None:
+        raise _bad(token, col, "expected a time window HH:MM-HH:MM")
+    start = _minute(m[1], m[2], token, col, end=False)
+    end = _minute(m[3], m[4], token, col, end=True)
+    if start == end:
+        raise _bad(token, col, "the window is empty (start equals end)")
+    return start, end
+
+
+def _windows(days: list[int], times: list[tuple[int, int]]) -> list[Window]:
+    out: list[Window] = []
+    for day in days or range(7):
+        for start, end in times or [(0, MINUTES_PER_DAY)]:
+            if start < end:
+                out.append(Window(day, start, end))
+            else:
+                out.append(Window(day, start, MINUTES_PER_DAY))
+                if end:
+                    out.append(Window((day + 1) % 7, 0, end))
+    return out
+
+
+def parse_schedule(text: str) -> Schedule:
+    """Parse a schedule; errors name the offending token, its column and the reason."""
+    tokens = [(m.group(), m.start() + 1) for m in _TOKEN.finditer(text)]
+    if not tokens:
+        raise SettingsError("the schedule is empty; use 'always', 'never' or day/time windows")
+    if len(tokens) == 1 and tokens[0][0].lower() in ("always", "never"):
+        full = [Window(d, 0, MINUTES_PER_DAY) for d in range(7)]
+        return Schedule(tuple(full) if tokens[0][0].lower() == "always" else ())
+    windows: list[Window] = []
+    days: list[int] = []
+    times: list[tuple[int, int]] = []
+    after_sep = True
+    for token, col in tokens:
+        if token in (",", ";"):
+            if after_sep:
+                raise _bad(token, col, "separator with nothing before it")
+            if token == ";":
+                windows += _windows(days, times)
+                days, times = [], []
+            after_sep = True
+            continue
+        after_sep = False
+        if token.lower() in ("always", "never"):
+            raise _bad(token, col, f"{token.lower()!r} must be the whole schedule")
+        if token[:1].isdigit() or ":" in token:
+            times.append(_times(token, col))
+            continue
+        if times:
+            windows += _windows(days, times)
+            days, times = [], []
+        days += _days(token, col)
+    if after_sep:
+        token, col = tokens[-1]
+        raise _bad(token, col, "dangling separator at the end")
+    windows += _windows(days, times)
+    return Schedule(tuple(sorted(set(windows))))

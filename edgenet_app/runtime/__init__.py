@@ -1,0 +1,1 @@
+"""Qt-free runtime: asyncio, SQLite store, files, processes, network."""
