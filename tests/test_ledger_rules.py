@@ -76,8 +76,9 @@ def test_forced_overspend_event_is_rejected_by_every_replica() -> None:
     ledger = funded()
     head = ledger.head(A.public_key)
     assert head is not None
-    bad = Event.create(A, GENESIS.network_id, head.seq + 1, head.id, T0 + 20,
-                       Transfer(B.public_key, GRANT * 5))
+    bad = Event.create(
+        A, GENESIS.network_id, head.seq + 1, head.id, T0 + 20, Transfer(B.public_key, GRANT * 5)
+    )
     ledger.add(bad)
     assert "exceeds the available balance" in ledger.rejected()[bad.id]
     assert ledger.balance(A.public_key, T0 + 30).available == GRANT
@@ -149,8 +150,12 @@ def test_equivocation_detected_kept_and_slashable() -> None:
     ledger.append(B, Stake(econ.STAKE_REQUIRED), T0 + 5)
     head = ledger.head(B.public_key)
     assert head is not None
-    x = Event.create(B, GENESIS.network_id, head.seq + 1, head.id, T0 + 9, Transfer(A.public_key, M))
-    y = Event.create(B, GENESIS.network_id, head.seq + 1, head.id, T0 + 9, Transfer(C.public_key, M))
+    x = Event.create(
+        B, GENESIS.network_id, head.seq + 1, head.id, T0 + 9, Transfer(A.public_key, M)
+    )
+    y = Event.create(
+        B, GENESIS.network_id, head.seq + 1, head.id, T0 + 9, Transfer(C.public_key, M)
+    )
     ledger.add(x)
     ledger.add(y)
     [eq] = ledger.equivocations()
@@ -162,7 +167,9 @@ def test_equivocation_detected_kept_and_slashable() -> None:
     assert ledger.balance(B.public_key, T0 + 31).staked == 0
     assert ledger.state.burned == econ.STAKE_REQUIRED
     with pytest.raises(LedgerError, match="already slashed"):
-        ledger.append(A, Slash(B.public_key, "equivocation", (eq.second.raw, eq.first.raw)), T0 + 40)
+        ledger.append(
+            A, Slash(B.public_key, "equivocation", (eq.second.raw, eq.first.raw)), T0 + 40
+        )
 
 
 def test_slash_with_bad_evidence_is_rejected() -> None:
@@ -189,7 +196,10 @@ def test_wrong_result_slash_needs_an_agreeing_majority() -> None:
     with pytest.raises(LedgerError, match="distinct"):
         ledger.append(A, Slash(B.public_key, "wrong_result", (bad, good_c, good_c)), T0 + 10)
     ledger.append(A, Slash(B.public_key, "wrong_result", (bad, good_c, good_d)), T0 + 10)
-    assert ledger.balance(B.public_key, T0 + 11).staked == econ.STAKE_REQUIRED - econ.SLASH_WRONG_RESULT
+    assert (
+        ledger.balance(B.public_key, T0 + 11).staked
+        == econ.STAKE_REQUIRED - econ.SLASH_WRONG_RESULT
+    )
 
 
 def test_events_of_another_network_are_refused() -> None:
@@ -235,8 +245,9 @@ def test_replayed_event_is_idempotent_and_reordered_chain_is_not_applied() -> No
     assert ledger.add(e1) is False
     assert ledger.state_root() == root
     # an event whose prev does not point at seq-1 breaks the chain there
-    skip = Event.create(A, GENESIS.network_id, e1.seq + 1, b"\x07" * 32, T0 + 20,
-                        Transfer(C.public_key, M))
+    skip = Event.create(
+        A, GENESIS.network_id, e1.seq + 1, b"\x07" * 32, T0 + 20, Transfer(C.public_key, M)
+    )
     ledger.add(skip)
     assert skip.id not in ledger.state.applied
     assert ledger.state_root() == root

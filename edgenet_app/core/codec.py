@@ -58,9 +58,7 @@ def _normalize(value: Value, depth: int) -> Value:
 
 def encode(value: Value) -> bytes:
     """Return the canonical encoding of `value`."""
-    data: bytes = msgpack.packb(
-        _normalize(value, 0), use_bin_type=True, use_single_float=False
-    )
+    data: bytes = msgpack.packb(_normalize(value, 0), use_bin_type=True, use_single_float=False)
     if len(data) > MAX_MESSAGE_BYTES:
         raise CodecError(f"encoding is {len(data)} bytes, limit is {MAX_MESSAGE_BYTES}")
     return data
@@ -74,9 +72,14 @@ def _check_keys(value: Value, depth: int) -> None:
     if depth > MAX_DEPTH:
         raise CodecError(f"value nested deeper than {MAX_DEPTH} levels")
     if isinstance(value, dict):
+        last = None
         for key, item in value.items():
             if not isinstance(key, str):
                 raise CodecError("map key is not a string")
+            raw_key = key.encode("utf-8")
+            if last is not None and raw_key <= last:
+                raise CodecError("non-canonical encoding (map keys not in sorted order)")
+            last = raw_key
             _check_keys(item, depth + 1)
     elif isinstance(value, tuple):
         for item in value:
@@ -115,11 +118,13 @@ def decode(data: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES) -> Value:
         raise CodecError(f"malformed encoding: {exc}") from None
     except Exception as exc:  # msgpack's own exception types differ between versions
         raise CodecError(f"malformed encoding: {type(exc).__name__}: {exc}") from None
-    _check_keys(value, 0)
+    _check_keys(value, 0)  # also proves map keys are sorted, so packb can skip _normalize
     try:
-        again = encode(value)
-    except CodecError as exc:
+        again = msgpack.packb(value, use_bin_type=True, use_single_float=False)
+    except (ValueError, TypeError, OverflowError) as exc:
         raise CodecError(f"malformed value: {exc}") from None
     if again != data:
-        raise CodecError("non-canonical encoding (key order, integer or float width, or duplicates)")
+        raise CodecError(
+            "non-canonical encoding (key order, integer or float width, or duplicates)"
+        )
     return value

@@ -83,7 +83,8 @@ def contribution_multiplier(network_cpu_hours: float) -> float:
     """Reward multiplier at `network_cpu_hours` contributed so far: 1 + 9·e^(−x/1,000,000)."""
     if not math.isfinite(network_cpu_hours) or network_cpu_hours < 0:
         raise ValueError(f"network CPU-hours must be a finite number ≥ 0, got {network_cpu_hours}")
-    return 1.0 + (MAX_MULTIPLIER - 1) * math.exp(-network_cpu_hours / DECAY_CPU_HOURS)
+    decay: float = math.exp(-float(network_cpu_hours) / DECAY_CPU_HOURS)
+    return 1.0 + (MAX_MULTIPLIER - 1) * decay
 
 
 _CTX = decimal.Context(prec=34, rounding=decimal.ROUND_HALF_EVEN)
@@ -99,7 +100,9 @@ def bonus_micro(base_micro: int, network_cpu_ms: int) -> int:
         return 0
     x = _CTX.divide(decimal.Decimal(network_cpu_ms), decimal.Decimal(HOUR_MS * DECAY_CPU_HOURS))
     factor = _CTX.multiply(decimal.Decimal(MAX_MULTIPLIER - 1), _CTX.exp(-x))
-    return int(_CTX.multiply(factor, decimal.Decimal(base_micro)).to_integral_value(decimal.ROUND_FLOOR))
+    return int(
+        _CTX.multiply(factor, decimal.Decimal(base_micro)).to_integral_value(decimal.ROUND_FLOOR)
+    )
 
 
 def cpu_value_micro(cpu_ms: int) -> int:
@@ -164,7 +167,8 @@ def backoff_seconds(failures: int) -> float:
     """Exponential back-off after `failures` consecutive failures."""
     if failures <= 0:
         return 0.0
-    return min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2 ** min(failures - 1, 30))
+    delay: float = BACKOFF_BASE_S * float(2 ** min(failures - 1, 30))
+    return min(BACKOFF_MAX_S, delay)
 
 
 def format_credits(micro: int) -> str:

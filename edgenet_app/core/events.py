@@ -197,11 +197,25 @@ class Event:
             raise SchemaError("event.sig", "must be 64 bytes")
         header = _Header.from_wire(value, "event")
         body = BODY_TYPES[header.kind].from_wire(body_wire, f"event.body({header.kind})")
-        unsigned = cls._unsigned(header, body)
-        verify(header.author, SIGN_DOMAIN + codec.encode(unsigned), sig)
+        raw = bytes(raw)
+        # The input is canonical, so the signed bytes are the input without its "sig"
+        # entry (which sits just before the final "ts" entry) and with one key fewer.
+        tail = 3 + len(codec.encode(header.ts))
+        sig_entry = b"\xa3sig\xc4\x40" + sig
+        start = len(raw) - tail - len(sig_entry)
+        if raw[0] != 0x88 or raw[start : len(raw) - tail] != sig_entry:  # pragma: no cover
+            raise SchemaError("event", "unexpected layout")
+        verify(header.author, SIGN_DOMAIN + b"\x87" + raw[1:start] + raw[len(raw) - tail :], sig)
         return cls(
-            header.network, header.author, header.seq, header.prev, header.ts, body, sig,
-            bytes(raw), _id(bytes(raw)),
+            header.network,
+            header.author,
+            header.seq,
+            header.prev,
+            header.ts,
+            body,
+            sig,
+            raw,
+            _id(raw),
         )
 
     def encode(self) -> bytes:
@@ -232,15 +246,24 @@ class ResultCommitment(Record):
 
     def _signed_part(self) -> bytes:
         return codec.encode(
-            {"network": self.network, "task": self.task, "worker": self.worker,
-             "result_hash": self.result_hash}
+            {
+                "network": self.network,
+                "task": self.task,
+                "worker": self.worker,
+                "result_hash": self.result_hash,
+            }
         )
 
     @classmethod
     def create(cls, identity: Identity, network: bytes, task: bytes, result_hash: bytes) -> Self:
         unsigned = codec.encode(
-            {"network": network, "task": task, "worker": identity.public_key,
-             "result_hash": result_hash}
+            {
+                "network": network,
+                "task": task,
+                "worker": identity.public_key,
+                "result_hash": result_hash,
+            }
         )
-        return cls(network, task, identity.public_key, result_hash,
-                   identity.sign(COMMIT_DOMAIN + unsigned))
+        return cls(
+            network, task, identity.public_key, result_hash, identity.sign(COMMIT_DOMAIN + unsigned)
+        )

@@ -46,9 +46,9 @@ class Kdf(Record):
 class KeyFile(Record):
     format: str
     version: int
+    kdf: Kdf | None  # before the spec() fields: mypy reads spec(...) as a default
     public: bytes = spec(length=32)
     created_ms: int = spec(min=0)
-    kdf: Kdf | None
     secret: bytes = spec(max_len=128)
 
     @property
@@ -84,7 +84,14 @@ def dump(
             raise IdentityError("the passphrase is empty")
         kdf = Kdf(KDF_ALG, nacl.utils.random(nacl.pwhash.argon2id.SALTBYTES), ops, mem)
         secret = bytes(nacl.secret.SecretBox(_derive(passphrase, kdf)).encrypt(secret))
-    record = KeyFile(FORMAT, VERSION, identity.public_key, created_ms, kdf, secret)
+    record = KeyFile(
+        format=FORMAT,
+        version=VERSION,
+        kdf=kdf,
+        public=identity.public_key,
+        created_ms=created_ms,
+        secret=secret,
+    )
     return record.encode()
 
 
@@ -103,7 +110,9 @@ def parse(data: bytes) -> KeyFile:
     if not isinstance(raw, dict) or raw.get("format") != FORMAT:
         raise IdentityError("this is not an edgenet key file (no 'edgenet-key' format tag)")
     if raw.get("version") != VERSION:
-        raise IdentityError(f"unsupported key file version {raw.get('version')!r}; expected {VERSION}")
+        raise IdentityError(
+            f"unsupported key file version {raw.get('version')!r}; expected {VERSION}"
+        )
     try:
         record = KeyFile.from_wire(raw)
     except SchemaError as exc:

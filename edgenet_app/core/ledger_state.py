@@ -111,7 +111,9 @@ class LedgerState:
 
     @property
     def total_supply(self) -> int:
-        return sum(a.available + a.staked + sum(x for _, x in a.locks) for a in self.accounts.values())
+        return sum(
+            a.available + a.staked + sum(x for _, x in a.locks) for a in self.accounts.values()
+        )
 
     @property
     def network_cpu_hours(self) -> float:
@@ -231,7 +233,12 @@ class LedgerState:
             raise Rejected(f"unknown event kind {ev.kind}")
 
     def _settlement(
-        self, ev: Event, body: Settlement, payer: Account, available: int, unlock: int,
+        self,
+        ev: Event,
+        body: Settlement,
+        payer: Account,
+        available: int,
+        unlock: int,
         commit: bool,
     ) -> None:
         if body.worker == ev.author:
@@ -246,7 +253,9 @@ class LedgerState:
             return
         worker = self.account(body.worker)
         worker.release(ev.ts)
-        allowance = econ.MAX_WORKER_CORES * (ev.ts - self.genesis.created_ms) - worker.cpu_ms_credited
+        allowance = (
+            econ.MAX_WORKER_CORES * (ev.ts - self.genesis.created_ms) - worker.cpu_ms_credited
+        )
         cpu = max(0, min(body.cpu_ms, econ.cpu_ms_backed_by(body.amount), allowance))
         base = econ.cpu_value_micro(cpu)
         bonus = 0
@@ -274,6 +283,8 @@ class LedgerState:
         key = (body.reason, body.offender, dedup)
         if key in self._slashed:
             raise Rejected("this offence was already slashed")
+        if self.accounts.get(body.offender, Account()).staked == 0:
+            raise Rejected("the offender has no stake to slash")
         if not commit:
             return
         offender = self.account(body.offender)

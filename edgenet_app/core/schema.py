@@ -10,6 +10,7 @@ rejects unknown and missing fields and wrong types with the path of the field.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import types
 import typing
@@ -21,8 +22,8 @@ from .errors import SchemaError
 
 def spec(
     *,
-    min: float | None = None,  # noqa: A002 - reads naturally at the call site
-    max: float | None = None,  # noqa: A002
+    min: float | None = None,
+    max: float | None = None,
     length: int | None = None,
     max_len: int | None = None,
     min_len: int | None = None,
@@ -105,11 +106,11 @@ class Record:
 
 
 def _hints_of(cls: type) -> dict[str, Any]:
-    cached = cls.__dict__.get("_hints_cache")
+    cached: dict[str, Any] | None = cls.__dict__.get("_hints_cache")
     if cached is None:
         cached = typing.get_type_hints(cls)
         cls._hints_cache = cached  # type: ignore[attr-defined]
-    return cached  # type: ignore[no-any-return]
+    return cached
 
 
 def _tname(value: Any) -> str:
@@ -124,6 +125,7 @@ def _to_wire(value: Any) -> Any:
     return value
 
 
+@functools.cache
 def _is_optional(tp: Any) -> tuple[bool, Any]:
     origin = get_origin(tp)
     if origin in (Union, types.UnionType):
@@ -133,13 +135,18 @@ def _is_optional(tp: Any) -> tuple[bool, Any]:
     return False, tp
 
 
+@functools.cache
+def _origin(tp: Any) -> Any:
+    return get_origin(tp)
+
+
 def _from_wire(value: Any, tp: Any, path: str) -> Any:
     optional, inner = _is_optional(tp)
     if optional:
         return None if value is None else _from_wire(value, inner, path)
     if isinstance(inner, type) and issubclass(inner, Record):
         return inner.from_wire(value, path)
-    if get_origin(inner) is tuple:
+    if _origin(inner) is tuple:
         if not isinstance(value, tuple | list):
             raise SchemaError(path, f"expected a list, got {_tname(value)}")
         args = get_args(inner)
@@ -147,7 +154,10 @@ def _from_wire(value: Any, tp: Any, path: str) -> Any:
             return tuple(_from_wire(v, args[0], f"{path}[{i}]") for i, v in enumerate(value))
         if len(args) != len(value):
             raise SchemaError(path, f"expected {len(args)} items, got {len(value)}")
-        return tuple(_from_wire(v, a, f"{path}[{i}]") for i, (v, a) in enumerate(zip(args, value, strict=True)))
+        return tuple(
+            _from_wire(v, a, f"{path}[{i}]")
+            for i, (v, a) in enumerate(zip(args, value, strict=True))
+        )
     return value
 
 
@@ -158,7 +168,7 @@ def _check(value: Any, tp: Any, meta: Any, path: str) -> None:
             return
         raise SchemaError(path, "missing (null)")
     tp = inner
-    origin = get_origin(tp)
+    origin = _origin(tp)
     if tp is bool:
         if not isinstance(value, bool):
             raise SchemaError(path, f"expected a boolean, got {_tname(value)}")

@@ -194,10 +194,6 @@ def get_setting(key: str) -> Setting:
     raise SettingsError(f"unknown setting {key!r}{hint}")
 
 
-def _num(x: float | None) -> str:
-    return repr(x)
-
-
 def describe_allowed(setting: Setting) -> str:
     """What `setting` accepts, in words ("0.1–1.0 (fraction of the machine)")."""
     if setting.allowed:
@@ -206,7 +202,7 @@ def describe_allowed(setting: Setting) -> str:
     if setting.type is bool:
         return "true or false"
     if setting.type in (int, float):
-        return f"{_num(setting.min)}–{_num(setting.max)}{unit}"
+        return f"{setting.min!r}–{setting.max!r}{unit}"
     if setting.type is list:
         items = f"one of {', '.join(setting.choices)}" if setting.choices else "a string"
         size = "a non-empty list" if setting.min else "a list"
@@ -255,7 +251,7 @@ def validate(key: str, value: object) -> SettingValue:
         raise _fail(s, f"expected a list of strings, got {_show(value)}")
     items = tuple(i.strip() for i in value)
     if s.min is not None and len(items) < s.min:
-        raise _fail(s, "the list is empty" if not items else f"needs at least {_num(s.min)} items")
+        raise _fail(s, "the list is empty" if not items else f"needs at least {s.min!r} items")
     if s.max is not None and len(items) > s.max:
         raise _fail(s, f"{len(items)} items is too many")
     for n, item in enumerate(items, 1):
@@ -290,6 +286,8 @@ def parse_value(key: str, text: str) -> SettingValue:
     """Parse command-line text ("0.5", "30%", "yes", "a,b") for `key` and validate it."""
     s = get_setting(key)
     t = text.strip()
+    if s.type in (int, float) and len(t) > 40:
+        raise _fail(s, f"{t[:40]!r}... is too long to be a number")
     if s.type is bool:
         if t.lower() in _TRUE:
             return True
@@ -297,6 +295,8 @@ def parse_value(key: str, text: str) -> SettingValue:
             return False
         raise _fail(s, f"{text!r} is not a yes/no value (true/false, yes/no, on/off, 1/0)")
     if s.type is int:
+        if s.unit == "%" and t.endswith("%"):
+            t = t[:-1].rstrip()
         if not _INT.fullmatch(t):
             raise _fail(s, f"{text!r} is not a whole number")
         return validate(key, int(t))
