@@ -58,4 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # e.g. `edgenet ... | head`
+        sys.stderr.close()
+        return 0
     return code
