@@ -123,9 +123,7 @@ def main() -> None:
         f"verify+merge: {rate:,.0f} events/s (median of {args.repeat}; target ≥ 5,000/s, "
         f"{rate / 5000:.2f}× target)"
     )
-    print(
-        f"PyNaCl raw Ed25519 verify: {nacl_rate:,.0f}/s (ledger: {rate / nacl_rate:.0%} of it)"
-    )
+    print(f"PyNaCl raw Ed25519 verify: {nacl_rate:,.0f}/s (ledger: {rate / nacl_rate:.0%} of it)")
     print(f"balances rebuild from scratch: {rebuild * 1000:.1f} ms")
     print(f"state root: {statistics.median(roots) * 1000:.1f} ms")
     print(f"merge of two half replicas (+ balances): {merge_s * 1000:.1f} ms")

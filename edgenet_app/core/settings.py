@@ -132,7 +132,7 @@ SETTINGS: tuple[Setting, ...] = (
             "CPU limit", min=0.1, max=1.0, unit="fraction of the machine"),
     Setting("memory_limit_mb", int, 512, "Memory available to task workers.",
             "Memory limit", min=64, max=65536, unit="MB"),
-    Setting("bandwidth_limit_kbps", int, 1024, "Network bandwidth for task traffic.",
+    Setting("bandwidth_limit_kib_s", int, 1024, "Network bandwidth for task traffic.",
             "Bandwidth limit", min=0, max=10_000_000, unit="KiB/s, 0 = unlimited"),
     Setting("task_kinds", list, TASK_KINDS, "Kinds of task this machine accepts.",
             "Task kinds", min=1, max=len(TASK_KINDS), choices=TASK_KINDS),
