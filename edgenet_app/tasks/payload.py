@@ -1,0 +1,219 @@
+"""Strict readers for JSON payloads: every error names the field and the rule."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .base import PayloadError
+
+
+class Fields:
+    """Read the fields of one payload object; `done()` rejects unknown fields.
+
+    >>> f = Fields({"k": 3}, "vector_search"); f.int("k", 1, 100); f.done()
+    3
+    """
+
+    def __init__(self, obj: Any, where: str) -> None:
+        if not isinstance(obj, dict):
+            raise PayloadError(f"{where}: the payload must be a JSON object, got {_t(obj)}")
+        self.obj = obj
+        self.where = where
+        self.seen: set[str] = set()
+
+    def _get(self, name: str, default: Any, required: bool) -> Any:
+        self.seen.add(name)
+        if name not in self.obj or self.obj[name] is None:
+            if required:
+                raise PayloadError(f"{self.path(name)}: missing (required)")
+            return default
+        return self.obj[name]
+
+    def path(self, name: str) -> str:
+        return f"{self.where}.{name}"
+
+    def has(self, name: str) -> bool:
+        return self.obj.get(name) is not None
+
+    def done(self) -> None:
+        unknown = sorted(set(self.obj) - self.seen)
+        if unknown:
+            raise PayloadError(
+                f"{self.where}: unknown field(s) {', '.join(map(repr, unknown))}; "
+                f"allowed: {', '.join(sorted(self.seen))}"
+            )
+
+    def str(  # noqa: A003 - mirrors the JSON type names
+        self,
+        name: str,
+        *,
+        default: str | None = None,
+        required: bool = True,
+        max_len: int = 4096,
+        min_len: int = 0,
+        choices: Sequence[str] | None = None,
+    ) -> Any:
+        v = self._get(name, default, required and default is None)
+        if v is None:
+            return None
+        return check_str(v, self.path(name), max_len=max_len, min_len=min_len, choices=choices)
+
+    def int(  # noqa: A003
+        self, name: str, lo: int, hi: int, *, default: int | None = None
+    ) -> Any:
+        v = self._get(name, default, default is None)
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise PayloadError(f"{self.path(name)}: must be an integer, got {_t(v)}")
+        if not lo <= v <= hi:
+            raise PayloadError(f"{self.path(name)}: must be between {lo} and {hi}, got {v}")
+        return v
+
+    def float(  # noqa: A003
+        self, name: str, lo: float, hi: float, *, default: float | None = None
+    ) -> Any:
+        v = self._get(name, default, default is None)
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            raise PayloadError(f"{self.path(name)}: must be a finite number, got {_t(v)}")
+        if not lo <= v <= hi:
+            raise PayloadError(f"{self.path(name)}: must be between {lo:g} and {hi:g}, got {v}")
+        return float(v)
+
+    def bool(self, name: str, *, default: bool | None = None) -> Any:  # noqa: A003
+        v = self._get(name, default, default is None)
+        if not isinstance(v, bool):
+            raise PayloadError(f"{self.path(name)}: must be true or false, got {_t(v)}")
+        return v
+
+    def b64(self, name: str, *, max_bytes: int, min_bytes: int = 0, length: int | None = None,
+            required: bool = True) -> Any:
+        v = self._get(name, None, required)
+        if v is None:
+            return None
+        return check_b64(v, self.path(name), max_bytes=max_bytes, min_bytes=min_bytes,
+                         length=length)
+
+    def str_list(self, name: str, *, max_items: int, max_len: int, min_items: int = 1,
+                 required: bool = True) -> Any:
+        v = self._get(name, None, required)
+        if v is None:
+            return None
+        if not isinstance(v, list):
+            raise PayloadError(f"{self.path(name)}: must be a list of strings, got {_t(v)}")
+        if not min_items <= len(v) <= max_items:
+            raise PayloadError(
+                f"{self.path(name)}: must hold {min_items}–{max_items} items, got {len(v)}"
+            )
+        return [check_str(s, f"{self.path(name)}[{i}]", max_len=max_len) for i, s in enumerate(v)]
+
+    def matrix(self, name: str, *, max_rows: int, dim: int | None = None, max_dim: int = 4096,
+               min_rows: int = 1, required: bool = True) -> Any:
+        v = self._get(name, None, required)
+        if v is None:
+            return None
+        return check_matrix(v, self.path(name), max_rows=max_rows, dim=dim, max_dim=max_dim,
+                            min_rows=min_rows)
+
+    def vector(self, name: str, *, dim: int | None = None, max_dim: int = 4096,
+               required: bool = True) -> Any:
+        v = self._get(name, None, required)
+        if v is None:
+            return None
+        m = check_matrix([v] if isinstance(v, list) else v, self.path(name), max_rows=1,
+                         dim=dim, max_dim=max_dim)
+        return m[0]
+
+    def obj_list(self, name: str, *, max_items: int, min_items: int = 1) -> Any:
+        v = self._get(name, None, True)
+        if not isinstance(v, list):
+            raise PayloadError(f"{self.path(name)}: must be a list of objects, got {_t(v)}")
+        if not min_items <= len(v) <= max_items:
+            raise PayloadError(
+                f"{self.path(name)}: must hold {min_items}–{max_items} items, got {len(v)}"
+            )
+        return v
+
+    def raw(self, name: str, *, required: bool = True) -> Any:
+        return self._get(name, None, required)
+
+
+def check_str(v: Any, path: str, *, max_len: int = 4096, min_len: int = 0,
+              choices: Sequence[str] | None = None) -> str:
+    if not isinstance(v, str):
+        raise PayloadError(f"{path}: must be a string, got {_t(v)}")
+    if choices is not None and v not in choices:
+        raise PayloadError(f"{path}: {v[:40]!r} is not one of {', '.join(choices)}")
+    if not min_len <= len(v) <= max_len:
+        raise PayloadError(f"{path}: must be {min_len}–{max_len} characters, got {len(v)}")
+    return v
+
+
+def check_b64(v: Any, path: str, *, max_bytes: int, min_bytes: int = 0,
+              length: int | None = None) -> bytes:
+    if not isinstance(v, str):
+        raise PayloadError(f"{path}: must be a base64 string, got {_t(v)}")
+    if len(v) > (max_bytes + 2) // 3 * 4 + 4:
+        raise PayloadError(f"{path}: decodes to more than {max_bytes} bytes")
+    try:
+        data = base64.b64decode(v, validate=True)
+    except (binascii.Error, ValueError):
+        raise PayloadError(f"{path}: not valid base64") from None
+    if length is not None and len(data) != length:
+        raise PayloadError(f"{path}: must decode to exactly {length} bytes, got {len(data)}")
+    if not min_bytes <= len(data) <= max_bytes:
+        raise PayloadError(f"{path}: must decode to {min_bytes}–{max_bytes} bytes, got {len(data)}")
+    return data
+
+
+def check_matrix(v: Any, path: str, *, max_rows: int, dim: int | None = None,
+                 max_dim: int = 4096, min_rows: int = 1) -> np.ndarray:
+    """A list of equal-length lists of finite numbers -> float32 array (rows, dim)."""
+    if not isinstance(v, list):
+        raise PayloadError(f"{path}: must be a list of vectors, got {_t(v)}")
+    if not min_rows <= len(v) <= max_rows:
+        raise PayloadError(f"{path}: must hold {min_rows}–{max_rows} vectors, got {len(v)}")
+    if not v:
+        return np.zeros((0, dim or 0), dtype=np.float32)
+    for i, row in enumerate(v):
+        if not isinstance(row, list):
+            raise PayloadError(f"{path}[{i}]: must be a list of numbers, got {_t(row)}")
+    width = len(v[0])
+    want = dim if dim is not None else width
+    if not 1 <= want <= max_dim:
+        raise PayloadError(f"{path}[0]: dimension must be 1–{max_dim}, got {want}")
+    for i, row in enumerate(v):
+        if len(row) != want:
+            raise PayloadError(f"{path}[{i}]: must have {want} numbers, got {len(row)}")
+    try:
+        arr = np.array(v, dtype=np.float64)
+    except (TypeError, ValueError):
+        for i, row in enumerate(v):
+            for j, x in enumerate(row):
+                if isinstance(x, bool) or not isinstance(x, int | float):
+                    raise PayloadError(f"{path}[{i}][{j}]: must be a number, got {_t(x)}") from None
+        raise PayloadError(f"{path}: must be numbers") from None
+    if arr.dtype == object or arr.ndim != 2:
+        raise PayloadError(f"{path}: must be a list of equal-length number lists")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        i, j = map(int, np.argwhere(bad)[0])
+        raise PayloadError(f"{path}[{i}][{j}]: must be a finite number")
+    if np.abs(arr).max(initial=0) > 3.0e38:
+        raise PayloadError(f"{path}: values must fit in float32")
+    return arr.astype(np.float32)
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _t(v: Any) -> str:
+    if v is None:
+        return "null"
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+            int: "an integer", float: "a number"}.get(type(v), type(v).__name__)
