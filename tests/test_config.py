@@ -333,6 +333,110 @@ def test_config_errors_and_help(capsys: pytest.CaptureFixture[str], tmp_path: Pa
     assert code == 0 and "usage: edgenet config" in out and "export" in out
 
 
+# every settings flag with a valid, non-default value, as a user would type it
+FLAG_VALUES: dict[str, tuple[str, object]] = {
+    "cpu_limit": ("40%", 0.4),
+    "memory_limit_mb": ("2048", 2048),
+    "bandwidth_limit_kib_s": ("0", 0),
+    "task_kinds": ("embedding,encryption", ["embedding", "encryption"]),
+    "idle.min_idle_seconds": ("120", 120),
+    "idle.work_while_in_use": ("", False),
+    "idle.in_use_cpu_limit": ("0.2", 0.2),
+    "idle.respect_battery": ("", False),
+    "idle.battery_threshold": ("80", 80),
+    "schedule": ("mon-fri 18:00-08:00; sat; sun", "mon-fri 18:00-08:00; sat; sun"),
+    "network.relays": ("wss://relay.lab.example:8765", ["wss://relay.lab.example:8765"]),
+    "network.ice_servers": ("stun:stun.lab.example", ["stun:stun.lab.example"]),
+}
+
+
+def every_flag() -> list[str]:
+    argv: list[str] = []
+    for s in SETTINGS:
+        text, _ = FLAG_VALUES[s.key]
+        if s.type is bool:
+            argv.append(flag_name(s.key).replace("--", "--no-", 1))
+        else:
+            argv += [flag_name(s.key), text]
+    return argv
+
+
+def test_config_list_and_get_take_every_settings_flag(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert set(FLAG_VALUES) == {s.key for s in SETTINGS}
+    data = tmp_path / "data"
+    listed = json.loads(run(capsys, data, "list", "--json", *every_flag())[1])
+    assert {i["key"]: i["value"] for i in listed} == {k: v for k, (_, v) in FLAG_VALUES.items()}
+    assert {i["source"] for i in listed} == {"cli"}
+    for s in SETTINGS:
+        code, out, err = run(capsys, data, "get", s.key, "--json", *every_flag())
+        assert (code, err) == (0, ""), s.key
+        assert json.loads(out) == FLAG_VALUES[s.key][1], s.key
+    assert not paths.store_path(data).exists()  # previewing writes nothing
+
+
+def test_config_list_previews_what_a_node_would_use(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    assert run(capsys, data, "set", "cpu_limit", "0.4")[0] == 0
+    assert run(capsys, data, "set", "idle.battery_threshold", "70")[0] == 0
+    lab = write(tmp_path / "lab.toml", "cpu_limit = 0.8\nmemory_limit_mb = 2048\n")
+    flags = ["--cpu-limit", "0.5", "--no-idle-respect-battery"]
+
+    code, out, err = run(capsys, data, "list", "--json", *flags, config=lab)
+    assert (code, err) == (0, "")
+    listed = {i["key"]: i for i in json.loads(out)}
+    # exactly what the layering gives a node started with --config lab.toml and these flags
+    node_args = flags_parser().parse_args(flags)
+    with Store.open(paths.store_path(data)) as s:
+        node = effective_settings(s, lab, overrides_from_args(node_args))
+    assert {k: i["value"] for k, i in listed.items()} == {
+        k: list(v) if isinstance(v, tuple) else v for k, v in node.values.items()
+    }
+    assert {k: i["source"] for k, i in listed.items()} == node.sources
+    assert (listed["cpu_limit"]["value"], listed["cpu_limit"]["source"]) == (0.5, "cli")
+    assert listed["idle.respect_battery"]["source"] == "cli"
+    assert listed["memory_limit_mb"]["source"] == "toml"
+    assert listed["idle.battery_threshold"]["source"] == "store"
+    assert listed["schedule"]["source"] == "default"
+
+    lines = run(capsys, data, "list", *flags, config=lab)[1].splitlines()
+    assert lines[1].split()[:4] == ["cpu_limit", "0.5", "0.3", "cli"]
+    respect = next(line for line in lines if line.startswith("idle.respect_battery "))
+    assert respect.split()[:4] == ["idle.respect_battery", "false", "true", "cli"]
+
+    assert run(capsys, data, "get", "cpu_limit", "--cpu-limit", "60%", config=lab)[:2] == (
+        0,
+        "0.6\n",
+    )
+    assert run(capsys, data, "get", "cpu_limit", config=lab)[1] == "0.8\n"
+    assert run(capsys, data, "get", "cpu_limit")[1] == "0.4\n"  # the store is unchanged
+    with Store.open(paths.store_path(data)) as s:
+        assert s.get_settings() == {"cpu_limit": "0.4", "idle.battery_threshold": "70"}
+
+
+@pytest.mark.parametrize("action", [["list"], ["list", "--json"], ["get", "cpu_limit"]])
+def test_config_preview_rejects_bad_flags(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, action: list[str]
+) -> None:
+    code, out, err = run(capsys, tmp_path, *action, "--cpu-limit", "2")
+    assert (code, out) == (1, "")
+    assert err.startswith("edgenet: error: --cpu-limit: cpu_limit: 2.0 is out of range")
+    assert "allowed 0.1–1.0 (fraction of the machine)" in err and err.count("\n") == 1
+    code, out, err = run(capsys, tmp_path, *action, "--idle-battery-threshold", "120%")
+    assert code == 1 and "idle.battery_threshold: 120 is out of range" in err and "0–100" in err
+    code, out, err = run(capsys, tmp_path, *action, "--schedule", "weekdays")
+    assert code == 1 and "schedule: " in err and "unknown day 'weekdays'" in err
+    # a flag that breaks a cross-field rule names the layers involved
+    code, out, err = run(capsys, tmp_path, *action, "--idle-in-use-cpu-limit", "0.5")
+    assert (code, out) == (1, "")
+    assert "must not exceed cpu_limit (0.3)" in err
+    assert "idle.in_use_cpu_limit from the command line, cpu_limit from the default" in err
+    assert not paths.store_path(tmp_path).exists()
+
+
 def test_config_schema(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     schema = json.loads(run(capsys, tmp_path, "schema", "--json")[1])
     assert [item["key"] for item in schema] == [s.key for s in SETTINGS]

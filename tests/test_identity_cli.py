@@ -16,12 +16,14 @@ from edgenet_app.cli import main
 from edgenet_app.core import keyfile
 from edgenet_app.core.errors import IdentityError
 from edgenet_app.core.identity import NODE_ID_RE, Identity
-from edgenet_app.runtime import keystore
+from edgenet_app.runtime import keystore, paths
+from edgenet_app.runtime.store import Store
 
 POSIX = os.name == "posix"
 FAST = ["--kdf-cost", "interactive"]
 ROOT = Path(__file__).resolve().parents[1]
 SHOW_JSON = ["identity", "show", "--json"]
+META_KEYS = ("identity.node_id", "identity.public_key", "identity.created_ms")
 
 
 @pytest.fixture(autouse=True)
@@ -78,7 +80,9 @@ def test_create_makes_private_file_and_dir(
     assert run(capsys, data, "identity", "create", "--json")[0] == 0
     assert mode(key(data)) == 0o600
     assert mode(data) == 0o700
-    assert [p.name for p in data.iterdir()] == ["identity.key"]  # no temp files left
+    assert mode(paths.store_path(data)) == 0o600
+    # no temp files left: only the key and the store that records it
+    assert sorted(p.name for p in data.iterdir()) == ["edgenet.sqlite3", "identity.key"]
 
 
 def test_create_twice_refuses_and_keeps_file(
@@ -161,7 +165,7 @@ def test_corrupt_key_file_is_never_replaced(
     with pytest.raises(IdentityError):
         keystore.load_identity(data)
     assert key(data).read_bytes() == bad
-    assert sorted(p.name for p in data.iterdir()) == ["identity.key"]
+    assert sorted(p.name for p in data.iterdir()) == ["edgenet.sqlite3", "identity.key"]
     assert not (tmp_path / "out.key").exists()
 
 
@@ -312,3 +316,133 @@ def test_subprocess_show_json(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["node_id"] == ident.node_id
+
+
+# --- identity metadata in the store -----------------------------------------------------------
+
+
+def store_meta(data: Path) -> dict[str, str | None]:
+    with Store.open(paths.store_path(data)) as store:
+        return {k: store.get_meta(k) for k in META_KEYS}
+
+
+def expected_meta(data: Path) -> dict[str, str | None]:
+    record = keystore.read_keyfile(data)
+    return {
+        "identity.node_id": keystore.public_info(record)["node_id"],
+        "identity.public_key": record.public.hex(),
+        "identity.created_ms": str(record.created_ms),
+    }
+
+
+def test_create_records_identity_in_store(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    data = tmp_path / "node"
+    code, _, err = run(capsys, data, "identity", "create")
+    assert (code, err) == (0, "")
+    info = show_json(capsys, data)
+    meta = store_meta(data)
+    assert meta == expected_meta(data)
+    assert meta["identity.node_id"] == info["node_id"]
+    assert meta["identity.public_key"] == info["public_key"]
+    assert int(str(meta["identity.created_ms"])) == keystore.read_keyfile(data).created_ms
+
+
+def test_create_encrypted_and_exist_ok_record(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(keystore.PASSPHRASE_ENV, "correct horse battery")
+    assert run(capsys, tmp_path / "enc", "identity", "create", *FAST)[0] == 0
+    assert store_meta(tmp_path / "enc") == expected_meta(tmp_path / "enc")
+    monkeypatch.delenv(keystore.PASSPHRASE_ENV)
+    # an identity made before there was a store: `create --exist-ok` records it
+    keystore.create_identity(tmp_path / "old")
+    assert not paths.store_path(tmp_path / "old").exists()
+    code, _, err = run(capsys, tmp_path / "old", "identity", "create", "--exist-ok")
+    assert (code, err) == (0, "")
+    assert store_meta(tmp_path / "old") == expected_meta(tmp_path / "old")
+
+
+def test_import_records_identity_in_store(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert run(capsys, a, "identity", "create")[0] == 0
+    code, _, err = run(capsys, b, "identity", "import", str(key(a)))
+    assert (code, err) == (0, "")
+    assert store_meta(b) == expected_meta(a)
+    c = tmp_path / "c"
+    assert run(capsys, c, "identity", "create")[0] == 0
+    code, _, err = run(capsys, b, "identity", "import", str(key(c)), "--force")
+    assert (code, err) == (0, "")  # replacing on purpose: no warning
+    assert store_meta(b) == expected_meta(c)
+    # a failed import leaves the record alone
+    assert run(capsys, b, "identity", "import", str(tmp_path / "missing"), "--force")[0] == 1
+    assert store_meta(b) == expected_meta(c)
+
+
+def test_show_works_without_store_and_does_not_create_one(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    ident = keystore.create_identity(tmp_path)
+    code, out, err = run(capsys, tmp_path, *SHOW_JSON)
+    assert (code, err) == (0, "")
+    assert json.loads(out)["node_id"] == ident.node_id
+    assert not paths.store_path(tmp_path).exists()
+    # once a store exists (e.g. from `config set`), show fills in the missing record quietly
+    assert run(capsys, tmp_path, "config", "set", "cpu_limit", "0.5")[0] == 0
+    assert store_meta(tmp_path)["identity.node_id"] is None
+    code, _, err = run(capsys, tmp_path, *SHOW_JSON)
+    assert (code, err) == (0, "")
+    assert store_meta(tmp_path) == expected_meta(tmp_path)
+
+
+@pytest.mark.parametrize("argv", [SHOW_JSON, ["identity", "show"]])
+def test_show_warns_when_key_file_was_swapped(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str]
+) -> None:
+    node, other = tmp_path / "node", tmp_path / "other"
+    assert run(capsys, node, "identity", "create")[0] == 0
+    assert run(capsys, other, "identity", "create")[0] == 0
+    old_id = show_json(capsys, node)["node_id"]
+    new_id = show_json(capsys, other)["node_id"]
+    key(node).write_bytes(key(other).read_bytes())  # someone swapped the key file
+    key(node).chmod(0o600)
+
+    code, out, err = run(capsys, node, *argv)
+    assert code == 0
+    assert str(new_id) in out and str(old_id) not in out  # the key file is the truth
+    assert err.startswith("edgenet: warning: ") and err.count("\n") == 1
+    assert f"recorded node {old_id}" in err and f"is node {new_id}" in err
+    assert str(paths.store_path(node)) in err and str(key(node)) in err
+    assert store_meta(node) == expected_meta(other)  # the record follows the key file
+    code, _, err = run(capsys, node, *argv)
+    assert (code, err) == (0, "")  # warned once
+
+
+def test_create_exist_ok_warns_when_key_file_was_swapped(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    node, other = tmp_path / "node", tmp_path / "other"
+    assert run(capsys, node, "identity", "create")[0] == 0
+    assert run(capsys, other, "identity", "create")[0] == 0
+    key(node).write_bytes(key(other).read_bytes())
+    code, out, err = run(capsys, node, "identity", "create", "--exist-ok", "--json")
+    assert code == 0 and json.loads(out)["new"] is False
+    assert "recorded node" in err and str(json.loads(out)["node_id"]) in err
+    assert store_meta(node) == expected_meta(other)
+
+
+def test_unusable_store_is_a_warning_not_a_failure(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    tmp_path.joinpath(paths.STORE_FILE).write_bytes(b"not a database at all, just text\n")
+    code, out, err = run(capsys, tmp_path, "identity", "create", "--json")
+    assert code == 0 and json.loads(out)["new"] is True
+    assert err.startswith("edgenet: warning: could not record the identity in the store: ")
+    assert "not an edgenet store" in err
+    code, out, err = run(capsys, tmp_path, *SHOW_JSON)
+    assert code == 0 and json.loads(out)["node_id"] == keystore.load_identity(tmp_path).node_id
+    assert "could not record the identity" in err
+    assert tmp_path.joinpath(paths.STORE_FILE).read_bytes().startswith(b"not a database")

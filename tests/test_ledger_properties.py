@@ -228,9 +228,10 @@ def test_supply_equals_what_the_rules_minted(history: list[Op]) -> None:
     )
     assert state.minted.get("genesis", 0) == granted
     # the bonus never exceeds 9x the CPU value counted, and the referral 10% of what it follows
-    cpu_value = econ.cpu_value_micro(state.network_cpu_ms)
-    assert state.minted.get("task_bonus", 0) <= 9 * cpu_value
-    assert state.minted.get("referral", 0) <= (cpu_value + state.minted.get("task_bonus", 0)) // 10
+    bonus = state.minted.get("task_bonus", 0)
+    assert bonus * econ.HOUR_MS <= 9 * M * state.network_cpu_ms  # ≤ 9x the CPU value
+    assert state.minted.get("referral", 0) <= state.minted.get("task_bonus", 0) // 10
+    assert state.minted.get("task_bonus", 0) < 9_000_000 * M
 
 
 @PROPS

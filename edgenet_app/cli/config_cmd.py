@@ -1,7 +1,9 @@
 """`edgenet config ...`: show, change and export settings.
 
-Values shown are the effective ones (defaults < store < `--config` file); `set` and `unset`
-change the store. The store is only created by commands that write to it.
+Values shown are the effective ones (defaults < store < `--config` file < command-line flags);
+`set` and `unset` change the store. `list` and `get` take every settings flag a node takes
+(`add_settings_flags`), so `edgenet --config lab.toml config list --cpu-limit 0.5` previews what a
+node started with those options would use. The store is only created by commands that write to it.
 """
 
 from __future__ import annotations
@@ -25,9 +27,11 @@ from ..core.settings import (
 from ..runtime import paths
 from ..runtime.config import (
     EffectiveSettings,
+    add_settings_flags,
     effective_settings,
     export_toml,
     load_toml,
+    overrides_from_args,
     store_setting,
 )
 
@@ -45,13 +49,27 @@ def register(sub: Any) -> None:
     p.set_defaults(func=lambda args: _help(p))
     actions = p.add_subparsers(dest="config_action", metavar="ACTION")
 
-    q = actions.add_parser("list", help="every setting with its value, default and source")
+    preview = (
+        " Settings flags (e.g. --cpu-limit 0.5) are applied as a node would apply them, so the "
+        "output previews what a node started with those options would use."
+    )
+    q = actions.add_parser(
+        "list",
+        help="every setting with its value, default and source",
+        description="Every setting with its effective value, default and source." + preview,
+    )
     q.add_argument("--json", action="store_true", help="machine-readable output")
+    add_settings_flags(q)
     q.set_defaults(func=cmd_list)
 
-    q = actions.add_parser("get", help="print one setting's effective value")
+    q = actions.add_parser(
+        "get",
+        help="print one setting's effective value",
+        description="Print one setting's effective value." + preview,
+    )
     q.add_argument("key", metavar="KEY")
     q.add_argument("--json", action="store_true", help="print the value as JSON")
+    add_settings_flags(q)
     q.set_defaults(func=cmd_get)
 
     q = actions.add_parser("set", help="validate and store a setting")
@@ -92,8 +110,11 @@ def _open_store(args: argparse.Namespace, *, create: bool) -> Iterator[Store | N
 
 
 def _effective(args: argparse.Namespace) -> EffectiveSettings:
+    """The layers a node started with these arguments would use: settings flags (where the
+    command takes them) are parsed and validated before the store is opened."""
+    overrides = overrides_from_args(args)
     with _open_store(args, create=False) as store:
-        return effective_settings(store, getattr(args, "config", None))
+        return effective_settings(store, getattr(args, "config", None), overrides)
 
 
 def _show(value: SettingValue, key: str | None = None) -> str:

@@ -1,14 +1,29 @@
-"""`edgenet identity create | show | export | import`: the node's key pair."""
+"""`edgenet identity create | show | export | import`: the node's key pair.
+
+The key file is the truth. `create` and `import` also record the identity in the store's
+metadata (`identity.node_id`, `identity.public_key` as hex, `identity.created_ms`), so the rest
+of the node can tell which identity its ledger and history belong to. `show` needs no store;
+when one exists and its record names another node (the key file was swapped), it warns on
+stderr and updates the record. A store that cannot be opened is a warning, never a failure of
+an identity command.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
+from ..core.errors import EdgenetError
+from ..core.identity import node_id_of
 from ..core.keyfile import KeyFile
 from ..runtime import keystore, paths
+
+META_NODE_ID: Final = "identity.node_id"
+META_PUBLIC_KEY: Final = "identity.public_key"
+META_CREATED_MS: Final = "identity.created_ms"
 
 
 def register(sub: Any) -> None:
@@ -95,6 +110,50 @@ def _print_info(info: dict[str, Any]) -> None:
     print(f"key file:        {info['key_file']}")
 
 
+def _warn(message: str) -> None:
+    print(f"edgenet: warning: {message}", file=sys.stderr)
+
+
+def identity_meta(record: KeyFile) -> dict[str, str]:
+    """The store metadata describing the identity of `record` (node id written last)."""
+    return {
+        META_PUBLIC_KEY: record.public.hex(),
+        META_CREATED_MS: str(record.created_ms),
+        META_NODE_ID: node_id_of(record.public),
+    }
+
+
+def _record_identity(base: Path, record: KeyFile, *, create: bool, check: bool) -> None:
+    """Write `record`'s identity into the store's metadata where it differs.
+
+    `create`: open (creating) the store even if it does not exist yet; otherwise a missing
+    store is left alone. `check`: warn if the store recorded another node id (a swapped key
+    file); off when `create` or `import` has just installed a new key on purpose.
+    """
+    from ..runtime.store import Store
+
+    store_path = paths.store_path(base)
+    if not create and not store_path.exists():
+        return
+    wanted = identity_meta(record)
+    try:
+        if create:
+            paths.ensure_private_dir(base)
+        with Store.open(store_path) as store:
+            recorded = store.get_meta(META_NODE_ID)
+            if check and recorded is not None and recorded != wanted[META_NODE_ID]:
+                _warn(
+                    f"the store {store_path} recorded node {recorded}, but the key file "
+                    f"{paths.key_path(base)} is node {wanted[META_NODE_ID]} (was the key file "
+                    "replaced?); the key file wins, the store's record was updated"
+                )
+            for key, value in wanted.items():  # the node id last: it vouches for the rest
+                if store.get_meta(key) != value:
+                    store.set_meta(key, value)
+    except (EdgenetError, OSError) as exc:
+        _warn(f"could not record the identity in the store: {exc}")
+
+
 def _create(args: argparse.Namespace) -> int:
     base = _data_dir(args)
     ops, mem = keystore.kdf_limits(args.kdf_cost)
@@ -107,7 +166,9 @@ def _create(args: argparse.Namespace) -> int:
     else:
         keystore.create_identity(base, passphrase, ops=ops, mem=mem)
         new = True
-    info = _info(base, keystore.read_keyfile(base))
+    record = keystore.read_keyfile(base)
+    _record_identity(base, record, create=True, check=not new)
+    info = _info(base, record)
     if args.json:
         print(json.dumps({**info, "new": new}))
         return 0
@@ -124,7 +185,9 @@ def _create(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     base = _data_dir(args)
-    info = _info(base, keystore.read_keyfile(base))
+    record = keystore.read_keyfile(base)
+    _record_identity(base, record, create=False, check=True)
+    info = _info(base, record)
     if args.json:
         print(json.dumps(info))
     else:
@@ -147,6 +210,7 @@ def _export(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
     base = _data_dir(args)
     done = keystore.import_keyfile(base, args.file, _passphrase(args), force=args.force)
+    _record_identity(base, done.key_file, create=True, check=False)
     node = done.identity.node_id
     if args.json:
         backup = None if done.backup is None else str(done.backup)

@@ -37,7 +37,11 @@ def register(sub: Any) -> None:
         help="create or inspect a network definition (genesis file)",
         description="A network is defined by a genesis document signed by its creator.",
     )
-    p.set_defaults(func=lambda args: (p.print_help(), 0)[1])
+    def show_help(args: argparse.Namespace) -> int:
+        p.print_help()
+        return 0
+
+    p.set_defaults(func=show_help)
     cmds = p.add_subparsers(dest="network_command", metavar="SUBCOMMAND")
 
     c = cmds.add_parser("create", help="create and sign a new network with this identity")

@@ -30,7 +30,7 @@ MAX_WORKER_CORES = 16
 
 UPTIME_CREDITS_PER_HOUR_MICRO = MICRO // 10  # 0.1 credit per hour online
 MAX_UPTIME_CLAIM_MS = DAY_MS
-REFERRAL_DIVISOR = 10  # the referrer earns 10% of the referee's CPU-backed task rewards
+REFERRAL_DIVISOR = 10  # the referrer earns 10% of the bonus its referee is minted
 
 STAKE_REQUIRED = 100 * MICRO
 PAYOUT_LOCK_MS = HOUR_MS  # credits received from others are locked for one hour
@@ -90,19 +90,24 @@ def contribution_multiplier(network_cpu_hours: float) -> float:
 _CTX = decimal.Context(prec=34, rounding=decimal.ROUND_HALF_EVEN)
 
 
-def bonus_micro(base_micro: int, network_cpu_ms: int) -> int:
-    """The minted bonus on `base_micro` at `network_cpu_ms` of network CPU time, exactly.
+def bonus_micro(network_cpu_ms: int, cpu_ms: int) -> int:
+    """The bonus minted for `cpu_ms` of work done when the network had `network_cpu_ms`.
 
-    (multiplier − 1) · base, floored to a micro-credit, computed with 34-digit decimal
-    arithmetic so that every replica on every platform mints the same amount.
+    The exact integral of (multiplier − 1) over the CPU-hours the work adds:
+    REF · 9 · D · (e^(−x0/D) − e^(−x1/D)) credits, floored to a micro-credit, with 34-digit
+    decimal arithmetic so every replica on every platform mints the same amount. Summed over
+    any history it never exceeds REF · 9 · D credits (9,000,000).
     """
-    if base_micro <= 0:
+    if cpu_ms <= 0:
         return 0
-    x = _CTX.divide(decimal.Decimal(network_cpu_ms), decimal.Decimal(HOUR_MS * DECAY_CPU_HOURS))
-    factor = _CTX.multiply(decimal.Decimal(MAX_MULTIPLIER - 1), _CTX.exp(-x))
-    return int(
-        _CTX.multiply(factor, decimal.Decimal(base_micro)).to_integral_value(decimal.ROUND_FLOOR)
+    d = decimal.Decimal(HOUR_MS * DECAY_CPU_HOURS)
+    x0 = _CTX.divide(decimal.Decimal(network_cpu_ms), d)
+    x1 = _CTX.divide(decimal.Decimal(network_cpu_ms + cpu_ms), d)
+    span = _CTX.subtract(_CTX.exp(-x0), _CTX.exp(-x1))
+    scale = decimal.Decimal(
+        (MAX_MULTIPLIER - 1) * DECAY_CPU_HOURS * REF_CREDITS_PER_CPU_HOUR * MICRO
     )
+    return int(_CTX.multiply(scale, span).to_integral_value(decimal.ROUND_FLOOR))
 
 
 def cpu_value_micro(cpu_ms: int) -> int:

@@ -26,6 +26,7 @@ from .schema import Record, spec
 SIGN_DOMAIN = b"edgenet-event-v1\x00"
 COMMIT_DOMAIN = b"edgenet-result-v1\x00"
 ZERO_HASH = bytes(32)
+_TRUSTED = object()  # only create() and decode() build events without re-checking them
 MAX_EVENT_BYTES = 16 * 1024
 MAX_SEQ = 2**40
 MAX_TS = 2**53
@@ -154,6 +155,16 @@ class Event:
     sig: bytes
     raw: bytes = field(repr=False, compare=False)
     id: bytes = field(repr=False, compare=False)
+    _trust: object = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self._trust is not _TRUSTED:  # built directly: prove it is what it claims
+            try:
+                again = Event.decode(self.raw)
+            except WireError as exc:
+                raise SignatureError(f"not an authentic event: {exc}") from None
+            if again != self or again.id != self.id:
+                raise SignatureError("event fields do not match its signed bytes")
 
     @property
     def kind(self) -> str:
@@ -182,7 +193,7 @@ class Event:
         raw = codec.encode(unsigned)
         if len(raw) > MAX_EVENT_BYTES:
             raise WireError(f"event is {len(raw)} bytes; limit {MAX_EVENT_BYTES}")
-        return cls(network, identity.public_key, seq, prev, ts, body, sig, raw, _id(raw))
+        return cls(network, identity.public_key, seq, prev, ts, body, sig, raw, _id(raw), _TRUSTED)
 
     @classmethod
     def decode(cls, raw: bytes) -> Self:
@@ -216,6 +227,7 @@ class Event:
             sig,
             raw,
             _id(raw),
+            _TRUSTED,
         )
 
     def encode(self) -> bytes:

@@ -18,6 +18,7 @@ replicas holding the same events have the same root and the same balances.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -51,6 +52,7 @@ class Ledger:
         self._state: LedgerState | None = None
         self._heads: dict[bytes, Event] = {}  # author -> last event of its valid chain
         self._broken: set[bytes] = set()  # authors whose chain is cut (fork or bad link)
+        self._digests: dict[bytes, dict[int, bytes]] = {}  # author -> seq -> prefix digest
 
     # -- adding and merging -------------------------------------------------------------
 
@@ -81,6 +83,7 @@ class Ledger:
         slot.append(event)
         slot.sort(key=lambda e: e.id)
         self._ids.add(event.id)
+        self._digests.pop(event.author, None)
         if len(slot) > MAX_FORKS_KEPT:
             dropped = slot.pop()
             self._ids.discard(dropped.id)
@@ -98,14 +101,14 @@ class Ledger:
         self.add(event, now_ms=now_ms)
         return event
 
-    def add_many(self, events: Iterable[Event]) -> int:
-        return sum(1 for e in events if self.add(e))
+    def add_many(self, events: Iterable[Event], *, now_ms: int | None = None) -> int:
+        return sum(1 for e in events if self.add(e, now_ms=now_ms))
 
-    def merge(self, other: Ledger) -> int:
+    def merge(self, other: Ledger, *, now_ms: int | None = None) -> int:
         """Union with another replica of the same network. Returns events gained."""
         if other.network != self.network:
             raise LedgerError("cannot merge ledgers of different networks")
-        return self.add_many(other.events())
+        return self.add_many(other.events(), now_ms=now_ms)
 
     def events(self) -> Iterator[Event]:
         for chain in self._events.values():
@@ -125,7 +128,7 @@ class Ledger:
             and event.author not in self._broken
             and event.seq == (head.seq + 1 if head else 1)
             and event.prev == (head.id if head else ZERO_HASH)
-            and event.ts >= (head.ts if head else 0)
+            and event.ts >= (head.ts if head else self.genesis.created_ms)
             and event.seq + 1 not in self._events[event.author]
         )
         if state is not None and extends and (event.ts, event.author, event.seq) > state.last_key:
@@ -139,7 +142,7 @@ class Ledger:
         broken: set[bytes] = set()
         valid: list[Event] = []
         for author, chain in self._events.items():
-            prev_id, prev_ts, seq = ZERO_HASH, 0, 1
+            prev_id, prev_ts, seq = ZERO_HASH, self.genesis.created_ms, 1
             while True:
                 slot = chain.get(seq)
                 if not slot:
@@ -189,24 +192,43 @@ class Ledger:
     def rejected(self) -> dict[bytes, str]:
         return dict(self.state.rejected)
 
-    def version_vector(self) -> dict[bytes, int]:
-        """For each author, the highest seq up to which every seq is held (for sync)."""
+    def prefix_digest(self, author: bytes, upto: int) -> bytes:
+        """A digest of every event held for `author` with seq ≤ `upto` (forks included)."""
+        cache = self._digests.setdefault(author, {})
+        digest = cache.get(upto)
+        if digest is None:
+            h = hashlib.blake2b(digest_size=16, person=b"edgenet-vv")
+            chain = self._events.get(author, {})
+            for seq in range(1, upto + 1):
+                for e in chain.get(seq, ()):
+                    h.update(e.id)
+            digest = cache[upto] = h.digest()
+        return digest
+
+    def version_vector(self) -> dict[bytes, tuple[int, bytes]]:
+        """For sync: per author, the highest seq up to which every seq is held, and a
+        digest of the events held up to there (forks included), so that a replica holding
+        the other side of a fork is noticed even when the seqs agree."""
         vv = {}
         for author, chain in self._events.items():
             seq = 0
             while seq + 1 in chain:
                 seq += 1
-            if seq:
-                vv[author] = seq
+            vv[author] = (seq, self.prefix_digest(author, seq))
         return vv
 
-    def missing_for(self, vv: dict[bytes, int]) -> list[Event]:
-        """Events a replica with version vector `vv` lacks, in chain order per author."""
+    def missing_for(self, vv: dict[bytes, tuple[int, bytes]]) -> list[Event]:
+        """Events a replica with version vector `vv` may lack, in seq order per author: those
+        past its contiguous seq if our prefix matches its digest, else all of that author's
+        (the receiver ignores what it already holds)."""
         out = []
         for author, chain in self._events.items():
-            have = vv.get(author, 0)
-            for seq in sorted(s for s in chain if s > have):
-                out.extend(chain[seq])
+            have, digest = vv.get(author, (0, b""))
+            if have and self.prefix_digest(author, have) != digest:
+                have = 0
+            for seq in sorted(chain):
+                if seq > have:
+                    out.extend(chain[seq])
         return out
 
     def head(self, author: bytes) -> Event | None:
@@ -225,14 +247,20 @@ class Ledger:
         if author in self._broken:
             raise LedgerError("this identity's chain is forked or broken; it cannot append")
         head = self._heads.get(author)
-        if head is not None and self._events[author].get(head.seq + 1):
-            raise LedgerError("events after this identity's head are held; sync first")
+        held = self._events.get(author, {})
+        if held and max(held) > (head.seq if head else 0):
+            raise LedgerError("later events of this identity are held but not linked; sync first")
         seq = head.seq + 1 if head else 1
         # The new event must sort after everything applied so far, so that the rules are
         # checked against the state it will really be applied to.
         ts = max(ts_ms, head.ts if head else 0, self.genesis.created_ms, state.last_key[0])
         if (ts, author, seq) <= state.last_key:
             ts += 1
+        if ts > ts_ms + econ.MAX_CLOCK_SKEW_MS:
+            raise LedgerError(
+                f"the ledger holds events {(ts - ts_ms) // 1000} s ahead of this clock; "
+                "check the system clock"
+            )
         event = Event.create(
             identity,
             self.network,

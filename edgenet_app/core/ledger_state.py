@@ -48,6 +48,7 @@ class Account:
     available: int = 0
     staked: int = 0
     locks: list[tuple[int, int]] = field(default_factory=list)  # heap of (unlock_ms, amount)
+    unbonding: list[tuple[int, int]] = field(default_factory=list)  # unstaked, still slashable
     staked_since: int | None = None
     last_uptime_end: int = 0
     referrer: bytes | None = None
@@ -59,17 +60,44 @@ class Account:
     def release(self, t: int) -> None:
         while self.locks and self.locks[0][0] <= t:
             self.available += heapq.heappop(self.locks)[1]
+        while self.unbonding and self.unbonding[0][0] <= t:
+            self.available += heapq.heappop(self.unbonding)[1]
 
     def available_at(self, t: int) -> int:
-        return self.available + sum(a for u, a in self.locks if u <= t)
+        return (
+            self.available
+            + sum(a for u, a in self.locks if u <= t)
+            + sum(a for u, a in self.unbonding if u <= t)
+        )
+
+    def slashable_at(self, t: int) -> int:
+        """Stake plus unstaked credits still unbonding at `t`."""
+        return self.staked + sum(a for u, a in self.unbonding if u > t)
+
+    def burn_stake(self, t: int, amount: int) -> None:
+        """Take `amount` from stake first, then from the unbonding credits of `t`."""
+        take = min(amount, self.staked)
+        self.staked -= take
+        amount -= take
+        kept = []
+        for until, a in sorted(self.unbonding, reverse=True):
+            if amount and until > t:
+                cut = min(a, amount)
+                amount -= cut
+                a -= cut
+            if a:
+                kept.append((until, a))
+        heapq.heapify(kept)
+        self.unbonding = kept
 
     def lock(self, until: int, amount: int) -> None:
         if amount > 0:
             heapq.heappush(self.locks, (until, amount))
 
     def balance_at(self, t: int) -> Balance:
-        released = sum(a for u, a in self.locks if u <= t)
-        pending = sum(a for u, a in self.locks if u > t)
+        both = self.locks + self.unbonding
+        released = sum(a for u, a in both if u <= t)
+        pending = sum(a for u, a in both if u > t)
         return Balance(self.available + released, pending, self.staked)
 
 
@@ -112,7 +140,8 @@ class LedgerState:
     @property
     def total_supply(self) -> int:
         return sum(
-            a.available + a.staked + sum(x for _, x in a.locks) for a in self.accounts.values()
+            a.available + a.staked + sum(x for _, x in a.locks + a.unbonding)
+            for a in self.accounts.values()
         )
 
     @property
@@ -222,7 +251,7 @@ class LedgerState:
                 )
             if commit:
                 author.staked -= body.amount
-                author.lock(unlock, body.amount)
+                heapq.heappush(author.unbonding, (unlock, body.amount))
                 if author.staked < econ.STAKE_REQUIRED:
                     author.staked_since = None
 
@@ -257,10 +286,9 @@ class LedgerState:
             econ.MAX_WORKER_CORES * (ev.ts - self.genesis.created_ms) - worker.cpu_ms_credited
         )
         cpu = max(0, min(body.cpu_ms, econ.cpu_ms_backed_by(body.amount), allowance))
-        base = econ.cpu_value_micro(cpu)
         bonus = 0
         if worker.staked >= econ.STAKE_REQUIRED:
-            bonus = econ.bonus_micro(base, self.network_cpu_ms)
+            bonus = econ.bonus_micro(self.network_cpu_ms, cpu)
         self.network_cpu_ms += cpu
         worker.cpu_ms_credited += cpu
         worker.valid_results += 1
@@ -268,8 +296,8 @@ class LedgerState:
         worker.lock(unlock, body.amount + bonus)
         self._settled.add(key)
         self._mint("task_bonus", bonus)
-        if worker.referrer is not None and (base + bonus) > 0:
-            referral = econ.referral_reward_micro(base + bonus)
+        if worker.referrer is not None and bonus > 0:
+            referral = econ.referral_reward_micro(bonus)
             self.account(worker.referrer).lock(unlock, referral)
             self._mint("referral", referral)
 
@@ -279,17 +307,23 @@ class LedgerState:
         if body.reason == "equivocation":
             dedup = _check_equivocation(self.network, body)
         else:
-            dedup = _check_wrong_result(self.network, body)
+            dedup, majority = _check_wrong_result(self.network, body)
+            for worker in majority:
+                if self.accounts.get(worker, Account()).staked < econ.STAKE_REQUIRED:
+                    raise Rejected("every worker in the agreeing majority must be staked")
+            if ev.author in majority:
+                raise Rejected("a member of the majority cannot author the slash")
         key = (body.reason, body.offender, dedup)
         if key in self._slashed:
             raise Rejected("this offence was already slashed")
-        if self.accounts.get(body.offender, Account()).staked == 0:
+        if self.accounts.get(body.offender, Account()).slashable_at(ev.ts) == 0:
             raise Rejected("the offender has no stake to slash")
         if not commit:
             return
         offender = self.account(body.offender)
-        amount = econ.slash_amount_micro(body.reason, offender.staked)
-        offender.staked -= amount
+        offender.release(ev.ts)
+        amount = econ.slash_amount_micro(body.reason, offender.slashable_at(ev.ts))
+        offender.burn_stake(ev.ts, amount)
         offender.offences += 1
         if offender.staked < econ.STAKE_REQUIRED:
             offender.staked_since = None
@@ -321,7 +355,7 @@ def _check_equivocation(network: bytes, body: Slash) -> bytes:
     return a.seq.to_bytes(8, "big")
 
 
-def _check_wrong_result(network: bytes, body: Slash) -> bytes:
+def _check_wrong_result(network: bytes, body: Slash) -> tuple[bytes, set[bytes]]:
     try:
         commits = [ResultCommitment.decode(p) for p in body.proofs]
     except WireError as exc:
@@ -337,4 +371,4 @@ def _check_wrong_result(network: bytes, body: Slash) -> bytes:
     hashes = {c.result_hash for c in others}
     if len(hashes) != 1 or first.result_hash in hashes:
         raise Rejected("the other workers must agree with each other and not with the offender")
-    return first.task
+    return first.task, workers

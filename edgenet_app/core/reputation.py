@@ -10,7 +10,7 @@ associative and idempotent. `aggregate` combines the observers' views of a subje
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Self
 
@@ -117,9 +117,14 @@ class ReputationBook:
     def get(self, observer: bytes, subject: bytes) -> ReputationEntry | None:
         return self._reg.get((observer, subject))
 
-    def aggregate(self, subject: bytes) -> float | None:
-        """Subject's score from the summed counts of every observer (None if unrated)."""
-        views = [e for (_, s), e in self._reg.items() if s == subject]
+    def aggregate(
+        self, subject: bytes, trusted: Callable[[bytes], bool] | None = None
+    ) -> float | None:
+        """Subject's score from the summed counts of the observers `trusted` accepts
+        (e.g. staked nodes; anyone can mint observer keys). None if unrated."""
+        views = [
+            e for (o, s), e in self._reg.items() if s == subject and (trusted is None or trusted(o))
+        ]
         if not views:
             return None
         return reputation_score(sum(v.valid for v in views), sum(v.invalid for v in views))
