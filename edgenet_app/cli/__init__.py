@@ -16,7 +16,7 @@ log = logging.getLogger("edgenet")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import config_cmd, identity_cmd, network_cmd
+    from . import config_cmd, identity_cmd, network_cmd, tasks_cmd
 
     parser = argparse.ArgumentParser(
         prog="edgenet",
@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     identity_cmd.register(sub)
     network_cmd.register(sub)
     config_cmd.register(sub)
+    tasks_cmd.register(sub)
     return parser
 
 

@@ -66,9 +66,9 @@ EXACT = Verification("exact")
 
 def _close(a: Json, b: Json, tol: float) -> bool:
     if isinstance(a, bool) or isinstance(b, bool):
-        return a == b
+        return bool(a == b)
     if isinstance(a, int | float) and isinstance(b, int | float):
-        return math.isfinite(a) and math.isfinite(b) and abs(a - b) <= tol
+        return bool(math.isfinite(a) and math.isfinite(b) and abs(a - b) <= tol)
     if isinstance(a, list | tuple) and isinstance(b, list | tuple):
         return len(a) == len(b) and all(_close(x, y, tol) for x, y in zip(a, b, strict=True))
     if isinstance(a, dict) and isinstance(b, dict):

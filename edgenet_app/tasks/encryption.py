@@ -60,8 +60,13 @@ def size(p: Payload) -> int:
 
 
 def small_example() -> Json:
-    return {"op": "encrypt", "key": b64(bytes(range(32))), "nonce": b64(bytes(12)),
-            "data": b64(b"hello edgenet"), "aad": b64(b"header")}
+    return {
+        "op": "encrypt",
+        "key": b64(bytes(range(32))),
+        "nonce": b64(bytes(12)),
+        "data": b64(b"hello edgenet"),
+        "aad": b64(b"header"),
+    }
 
 
 KIND = TaskKind(
@@ -71,8 +76,11 @@ KIND = TaskKind(
         "op": {"type": "string", "required": True, "rule": "encrypt | decrypt"},
         "key": {"type": "base64", "required": True, "rule": "exactly 32 bytes"},
         "nonce": {"type": "base64", "required": True, "rule": "exactly 12 bytes, never reused"},
-        "data": {"type": "base64", "required": True,
-                 "rule": "≤ 16 MiB; for decrypt the ciphertext followed by its 16-byte tag"},
+        "data": {
+            "type": "base64",
+            "required": True,
+            "rule": "≤ 16 MiB; for decrypt the ciphertext followed by its 16-byte tag",
+        },
         "aad": {"type": "base64", "required": False, "rule": "≤ 64 KiB associated data"},
     },
     result_schema={"data": {"type": "base64", "rule": "ciphertext+tag, or plaintext"}},

@@ -12,6 +12,11 @@ import numpy as np
 
 from .base import PayloadError
 
+_Str = str
+_Int = int
+_Bool = bool
+_Float = float
+
 
 class Fields:
     """Read the fields of one payload object; `done()` rejects unknown fields.
@@ -20,14 +25,14 @@ class Fields:
     3
     """
 
-    def __init__(self, obj: Any, where: str) -> None:
+    def __init__(self, obj: Any, where: _Str) -> None:
         if not isinstance(obj, dict):
             raise PayloadError(f"{where}: the payload must be a JSON object, got {_t(obj)}")
         self.obj = obj
         self.where = where
         self.seen: set[str] = set()
 
-    def _get(self, name: str, default: Any, required: bool) -> Any:
+    def _get(self, name: _Str, default: Any, required: _Bool) -> Any:
         self.seen.add(name)
         if name not in self.obj or self.obj[name] is None:
             if required:
@@ -35,10 +40,10 @@ class Fields:
             return default
         return self.obj[name]
 
-    def path(self, name: str) -> str:
+    def path(self, name: _Str) -> _Str:
         return f"{self.where}.{name}"
 
-    def has(self, name: str) -> bool:
+    def has(self, name: _Str) -> _Bool:
         return self.obj.get(name) is not None
 
     def done(self) -> None:
@@ -49,24 +54,22 @@ class Fields:
                 f"allowed: {', '.join(sorted(self.seen))}"
             )
 
-    def str(  # noqa: A003 - mirrors the JSON type names
+    def str(
         self,
-        name: str,
+        name: _Str,
         *,
-        default: str | None = None,
-        required: bool = True,
-        max_len: int = 4096,
-        min_len: int = 0,
-        choices: Sequence[str] | None = None,
+        default: _Str | None = None,
+        required: _Bool = True,
+        max_len: _Int = 4096,
+        min_len: _Int = 0,
+        choices: Sequence[_Str] | None = None,
     ) -> Any:
         v = self._get(name, default, required and default is None)
         if v is None:
             return None
         return check_str(v, self.path(name), max_len=max_len, min_len=min_len, choices=choices)
 
-    def int(  # noqa: A003
-        self, name: str, lo: int, hi: int, *, default: int | None = None
-    ) -> Any:
+    def int(self, name: _Str, lo: _Int, hi: _Int, *, default: _Int | None = None) -> Any:
         v = self._get(name, default, default is None)
         if isinstance(v, bool) or not isinstance(v, int):
             raise PayloadError(f"{self.path(name)}: must be an integer, got {_t(v)}")
@@ -74,9 +77,7 @@ class Fields:
             raise PayloadError(f"{self.path(name)}: must be between {lo} and {hi}, got {v}")
         return v
 
-    def float(  # noqa: A003
-        self, name: str, lo: float, hi: float, *, default: float | None = None
-    ) -> Any:
+    def float(self, name: _Str, lo: _Float, hi: _Float, *, default: _Float | None = None) -> Any:
         v = self._get(name, default, default is None)
         if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
             raise PayloadError(f"{self.path(name)}: must be a finite number, got {_t(v)}")
@@ -84,22 +85,37 @@ class Fields:
             raise PayloadError(f"{self.path(name)}: must be between {lo:g} and {hi:g}, got {v}")
         return float(v)
 
-    def bool(self, name: str, *, default: bool | None = None) -> Any:  # noqa: A003
+    def bool(self, name: _Str, *, default: _Bool | None = None) -> Any:
         v = self._get(name, default, default is None)
         if not isinstance(v, bool):
             raise PayloadError(f"{self.path(name)}: must be true or false, got {_t(v)}")
         return v
 
-    def b64(self, name: str, *, max_bytes: int, min_bytes: int = 0, length: int | None = None,
-            required: bool = True) -> Any:
+    def b64(
+        self,
+        name: _Str,
+        *,
+        max_bytes: _Int,
+        min_bytes: _Int = 0,
+        length: _Int | None = None,
+        required: _Bool = True,
+    ) -> Any:
         v = self._get(name, None, required)
         if v is None:
             return None
-        return check_b64(v, self.path(name), max_bytes=max_bytes, min_bytes=min_bytes,
-                         length=length)
+        return check_b64(
+            v, self.path(name), max_bytes=max_bytes, min_bytes=min_bytes, length=length
+        )
 
-    def str_list(self, name: str, *, max_items: int, max_len: int, min_items: int = 1,
-                 required: bool = True) -> Any:
+    def str_list(
+        self,
+        name: _Str,
+        *,
+        max_items: _Int,
+        max_len: _Int,
+        min_items: _Int = 1,
+        required: _Bool = True,
+    ) -> Any:
         v = self._get(name, None, required)
         if v is None:
             return None
@@ -111,24 +127,35 @@ class Fields:
             )
         return [check_str(s, f"{self.path(name)}[{i}]", max_len=max_len) for i, s in enumerate(v)]
 
-    def matrix(self, name: str, *, max_rows: int, dim: int | None = None, max_dim: int = 4096,
-               min_rows: int = 1, required: bool = True) -> Any:
+    def matrix(
+        self,
+        name: _Str,
+        *,
+        max_rows: _Int,
+        dim: _Int | None = None,
+        max_dim: _Int = 4096,
+        min_rows: _Int = 1,
+        required: _Bool = True,
+    ) -> Any:
         v = self._get(name, None, required)
         if v is None:
             return None
-        return check_matrix(v, self.path(name), max_rows=max_rows, dim=dim, max_dim=max_dim,
-                            min_rows=min_rows)
+        return check_matrix(
+            v, self.path(name), max_rows=max_rows, dim=dim, max_dim=max_dim, min_rows=min_rows
+        )
 
-    def vector(self, name: str, *, dim: int | None = None, max_dim: int = 4096,
-               required: bool = True) -> Any:
+    def vector(
+        self, name: _Str, *, dim: _Int | None = None, max_dim: _Int = 4096, required: _Bool = True
+    ) -> Any:
         v = self._get(name, None, required)
         if v is None:
             return None
-        m = check_matrix([v] if isinstance(v, list) else v, self.path(name), max_rows=1,
-                         dim=dim, max_dim=max_dim)
+        m = check_matrix(
+            [v] if isinstance(v, list) else v, self.path(name), max_rows=1, dim=dim, max_dim=max_dim
+        )
         return m[0]
 
-    def obj_list(self, name: str, *, max_items: int, min_items: int = 1) -> Any:
+    def obj_list(self, name: _Str, *, max_items: _Int, min_items: _Int = 1) -> Any:
         v = self._get(name, None, True)
         if not isinstance(v, list):
             raise PayloadError(f"{self.path(name)}: must be a list of objects, got {_t(v)}")
@@ -138,12 +165,18 @@ class Fields:
             )
         return v
 
-    def raw(self, name: str, *, required: bool = True) -> Any:
+    def raw(self, name: _Str, *, required: _Bool = True) -> Any:
         return self._get(name, None, required)
 
 
-def check_str(v: Any, path: str, *, max_len: int = 4096, min_len: int = 0,
-              choices: Sequence[str] | None = None) -> str:
+def check_str(
+    v: Any,
+    path: str,
+    *,
+    max_len: int = 4096,
+    min_len: int = 0,
+    choices: Sequence[str] | None = None,
+) -> str:
     if not isinstance(v, str):
         raise PayloadError(f"{path}: must be a string, got {_t(v)}")
     if choices is not None and v not in choices:
@@ -153,8 +186,9 @@ def check_str(v: Any, path: str, *, max_len: int = 4096, min_len: int = 0,
     return v
 
 
-def check_b64(v: Any, path: str, *, max_bytes: int, min_bytes: int = 0,
-              length: int | None = None) -> bytes:
+def check_b64(
+    v: Any, path: str, *, max_bytes: int, min_bytes: int = 0, length: int | None = None
+) -> bytes:
     if not isinstance(v, str):
         raise PayloadError(f"{path}: must be a base64 string, got {_t(v)}")
     if len(v) > (max_bytes + 2) // 3 * 4 + 4:
@@ -170,8 +204,15 @@ def check_b64(v: Any, path: str, *, max_bytes: int, min_bytes: int = 0,
     return data
 
 
-def check_matrix(v: Any, path: str, *, max_rows: int, dim: int | None = None,
-                 max_dim: int = 4096, min_rows: int = 1) -> np.ndarray:
+def check_matrix(
+    v: Any,
+    path: str,
+    *,
+    max_rows: int,
+    dim: int | None = None,
+    max_dim: int = 4096,
+    min_rows: int = 1,
+) -> np.ndarray:
     """A list of equal-length lists of finite numbers -> float32 array (rows, dim)."""
     if not isinstance(v, list):
         raise PayloadError(f"{path}: must be a list of vectors, got {_t(v)}")
@@ -215,5 +256,11 @@ def b64(data: bytes) -> str:
 def _t(v: Any) -> str:
     if v is None:
         return "null"
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
-            int: "an integer", float: "a number"}.get(type(v), type(v).__name__)
+    return {
+        dict: "an object",
+        list: "a list",
+        str: "a string",
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+    }.get(type(v), type(v).__name__)
