@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import sys
 from pathlib import Path
@@ -106,6 +107,13 @@ def _read_payload(source: str) -> Any:
         ) from None
 
 
+def _jsonable(value: Any) -> Any:
+    """Binary results print as base64 text, the same form payload files use."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
 def _run_task(args: argparse.Namespace) -> int:
     from ..runtime.pool import WorkerPool
 
@@ -140,9 +148,9 @@ def _run_task(args: argparse.Namespace) -> int:
         "price_credits": econ.format_credits(price),
     }
     if args.json:
-        print(json.dumps(report, ensure_ascii=False))
+        print(json.dumps(report, ensure_ascii=False, default=_jsonable))
     elif outcome.ok:
-        print(json.dumps(outcome.result, indent=2, ensure_ascii=False))
+        print(json.dumps(outcome.result, indent=2, ensure_ascii=False, default=_jsonable))
         print(
             f"ok: {args.kind} in {outcome.wall_ms:.1f} ms ({outcome.cpu_s:.3f} s CPU); "
             f"on the network it would cost {econ.format_credits(price)} credits",

@@ -1,8 +1,9 @@
 """`encryption`: AES-256-GCM encrypt or decrypt with a key, nonce and associated data.
 
-Payload: {"op": "encrypt"|"decrypt", "key": b64 (32 bytes), "nonce": b64 (12 bytes),
-"data": b64 (≤ 16 MiB; for decrypt, ciphertext with its 16-byte tag), "aad": b64 (optional)}.
-Result: {"data": b64}. A wrong key, nonce, AAD or tag is an `auth_failed` error.
+Payload: {"op": "encrypt"|"decrypt", "key": 32 bytes, "nonce": 12 bytes, "data": ≤ 16 MiB
+(for decrypt, ciphertext with its 16-byte tag), "aad": optional}. Binary fields are bytes
+(Python API, network) or base64 text (JSON files). Result: {"data": bytes} (JSON output shows
+base64). A wrong key, nonce, AAD or tag is an `auth_failed` error.
 """
 
 from __future__ import annotations
@@ -45,9 +46,9 @@ def parse(obj: Json) -> Payload:
 def execute(p: Payload, ctx: ExecContext) -> Json:
     aes = AESGCM(p.key)
     if p.op == "encrypt":
-        return {"data": b64(aes.encrypt(p.nonce, p.data, p.aad))}
+        return {"data": aes.encrypt(p.nonce, p.data, p.aad)}
     try:
-        return {"data": b64(aes.decrypt(p.nonce, p.data, p.aad))}
+        return {"data": aes.decrypt(p.nonce, p.data, p.aad)}
     except InvalidTag:
         raise TaskError(
             "decryption failed: the key, nonce, associated data or tag does not match",
@@ -83,7 +84,7 @@ KIND = TaskKind(
         },
         "aad": {"type": "base64", "required": False, "rule": "≤ 64 KiB associated data"},
     },
-    result_schema={"data": {"type": "base64", "rule": "ciphertext+tag, or plaintext"}},
+    result_schema={"data": {"type": "bytes", "rule": "ciphertext+tag, or plaintext"}},
     verification=EXACT,
     parse=parse,
     size=size,

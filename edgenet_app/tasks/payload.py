@@ -189,8 +189,15 @@ def check_str(
 def check_b64(
     v: Any, path: str, *, max_bytes: int, min_bytes: int = 0, length: int | None = None
 ) -> bytes:
+    if isinstance(v, bytes | bytearray | memoryview):  # from Python or the wire: no base64
+        data = bytes(v)
+        if length is not None and len(data) != length:
+            raise PayloadError(f"{path}: must be exactly {length} bytes, got {len(data)}")
+        if not min_bytes <= len(data) <= max_bytes:
+            raise PayloadError(f"{path}: must be {min_bytes}–{max_bytes} bytes, got {len(data)}")
+        return data
     if not isinstance(v, str):
-        raise PayloadError(f"{path}: must be a base64 string, got {_t(v)}")
+        raise PayloadError(f"{path}: must be bytes or a base64 string, got {_t(v)}")
     if len(v) > (max_bytes + 2) // 3 * 4 + 4:
         raise PayloadError(f"{path}: decodes to more than {max_bytes} bytes")
     try:
