@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -92,4 +91,4 @@ KIND = TaskKind(
     small_example=small_example,
 )
 
-__all__ = ["KIND", "Payload", "parse", "execute", "size"]
+__all__ = ["KIND", "Payload", "execute", "parse", "size"]
