@@ -177,3 +177,23 @@ def test_shutdown_cancels_everything_and_stops_workers(tmp_path: Path) -> None:
 async def test_async_api(pool: WorkerPool) -> None:
     out = await pool.run("encryption", enc(b"async"))
     assert out.ok and out.unwrap()["data"]
+
+
+def test_wasm_failures_through_the_pool_then_the_next_task_runs(pool: WorkerPool) -> None:
+    examples = Path(__file__).parent.parent / "examples" / "wasm"
+    pool.run_sync("encryption", enc(b"warm up"))
+    t = time.perf_counter()
+    loop = pool.run_sync("custom_wasm", {"wat": LOOP_WAT, "input": "", "fuel": 2_000_000_000})
+    took = time.perf_counter() - t
+    assert loop.error_code == "out_of_fuel"
+    assert took < 5, f"the infinite loop took {took:.2f} s to stop"  # ~0.5 s when idle
+    grow = pool.run_sync(
+        "custom_wasm",
+        {"wat": (examples / "grow_memory.wat").read_text(), "input": "", "memory_mb": 4},
+    )
+    assert grow.error_code == "out_of_memory", grow.error
+    echo = pool.run_sync(
+        "custom_wasm",
+        {"wat": (examples / "echo.wat").read_text(), "input": base64.b64encode(b"hi").decode()},
+    )
+    assert echo.ok and echo.result["output"] in (b"hi", base64.b64encode(b"hi").decode())
