@@ -37,6 +37,7 @@ def register(sub: Any) -> None:
         help="create or inspect a network definition (genesis file)",
         description="A network is defined by a genesis document signed by its creator.",
     )
+
     def show_help(args: argparse.Namespace) -> int:
         p.print_help()
         return 0
