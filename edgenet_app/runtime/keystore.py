@@ -13,7 +13,6 @@ Everything that touches `identity.key` goes through here. The rules:
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import errno
 import getpass
@@ -29,6 +28,7 @@ from pathlib import Path
 
 import nacl.pwhash
 
+from .._fs import fsync_dir
 from ..core import keyfile
 from ..core.errors import IdentityError
 from ..core.identity import Identity, encryption_public_key, node_id_of
@@ -159,17 +159,6 @@ def _ensure_data_dir(path: Path) -> None:
         raise IdentityError(f"cannot create {path}: {exc.strerror or exc}") from None
 
 
-def _fsync_dir(path: Path) -> None:
-    if not _POSIX:
-        return
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def _temp_file(path: Path, data: bytes, mode: int) -> Path:
     """Write `data` to a fresh, fsynced temp file beside `path` and return its name."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
@@ -205,7 +194,7 @@ def _write_new(path: Path, data: bytes, mode: int = 0o600) -> None:
             os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def _replace(path: Path, data: bytes, mode: int = 0o600) -> None:
@@ -216,7 +205,7 @@ def _replace(path: Path, data: bytes, mode: int = 0o600) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def _now_ms() -> int:

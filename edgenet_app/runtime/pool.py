@@ -321,14 +321,7 @@ class WorkerPool:
                 active += (now - last) * self.throttle.running_fraction()
                 last = now
                 if not w.alive():
-                    code = w.process.exitcode
-                    self._drop(slot)
-                    return _fail(
-                        task,
-                        "worker_crashed",
-                        f"the worker process died (exit code {code}) while running this task",
-                        start,
-                    )
+                    return self._crashed(slot, w, task, start)
                 if task.cancel_requested.is_set():
                     self._drop(slot)
                     return _fail(task, "cancelled", "cancelled while running", start)
@@ -351,14 +344,7 @@ class WorkerPool:
                             start,
                         )
         except (EOFError, OSError):
-            code = w.process.exitcode if not w.alive() else None
-            self._drop(slot)
-            return _fail(
-                task,
-                "worker_crashed",
-                f"the worker process died (exit code {code}) while running this task",
-                start,
-            )
+            return self._crashed(slot, w, task, start)
         finally:
             self.throttle.set_busy(w.pid, False)
         w.last_used = time.monotonic()
@@ -366,6 +352,18 @@ class WorkerPool:
         if msg[0] == "ok":
             return TaskOutcome(task.task_id, task.kind, True, msg[2], cpu_s=msg[3], wall_ms=wall)
         return TaskOutcome(task.task_id, task.kind, False, None, msg[2], msg[3], msg[4], wall)
+
+    def _crashed(self, slot: int, w: _Worker, task: PoolTask, start: float) -> TaskOutcome:
+        w.process.join(timeout=1)
+        code = w.process.exitcode
+        self._drop(slot)
+        how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+        return _fail(
+            task,
+            "worker_crashed",
+            f"the worker process died ({how}) while running this task",
+            start,
+        )
 
     # -- scaling to zero and shutdown ---------------------------------------------------
 

@@ -37,6 +37,7 @@ from typing import Any
 import hnswlib  # type: ignore[import-untyped]
 import numpy as np
 
+from .._fs import fsync_dir
 from .base import ExecContext, PayloadError, ResourceLimitError, TaskError
 
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
@@ -197,16 +198,6 @@ def _fsync_file(path: Path) -> None:
         os.close(fd)
 
 
-def _fsync_dir(d: Path) -> None:
-    if os.name == "nt":  # directories cannot be opened (or fsynced) on Windows
-        return
-    fd = os.open(d, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _save(d: Path, index: Any, meta: Meta) -> Meta:
     """Write index then meta atomically; returns meta with the index file's size filled in."""
     tag = f".tmp-{os.getpid()}-{secrets.token_hex(4)}"
@@ -223,7 +214,7 @@ def _save(d: Path, index: Any, meta: Meta) -> Meta:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, d / META)
-        _fsync_dir(d)
+        fsync_dir(d)
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
