@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -197,3 +199,73 @@ def test_wasm_failures_through_the_pool_then_the_next_task_runs(pool: WorkerPool
         {"wat": (examples / "echo.wat").read_text(), "input": base64.b64encode(b"hi").decode()},
     )
     assert echo.ok and echo.result["output"] in (b"hi", base64.b64encode(b"hi").decode())
+
+
+async def test_cancelling_the_awaiting_coroutine_cancels_the_task(tmp_path: Path) -> None:
+    import asyncio
+
+    limits = Limits(timeout_s=60, wasm_fuel=10**12)
+    with WorkerPool(tmp_path, cpu_limit=0.5, max_workers=1, limits=limits) as p:
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(p.run("custom_wasm", busy()), timeout=1.0)
+        t = time.perf_counter()
+        out = await p.run("encryption", enc(b"next"))
+        assert out.ok
+        assert time.perf_counter() - t < 10  # not stuck behind the abandoned 60 s task
+
+
+def test_raising_the_cpu_limit_adds_workers_for_queued_tasks(tmp_path: Path) -> None:
+    if (psutil.cpu_count() or 1) < 2:
+        pytest.skip("needs two CPUs")
+    limits = Limits(timeout_s=60, wasm_fuel=10**12)
+    with WorkerPool(tmp_path, cpu_limit=0.25, limits=limits) as p:
+        assert p.max_workers == 1
+        a, b = p.submit("custom_wasm", busy()), p.submit("custom_wasm", busy())
+        assert wait_for(lambda: len(p.worker_pids()) == 1)
+        p.set_cpu_limit(1.0)
+        assert wait_for(lambda: len(p.worker_pids()) == 2, timeout=15)
+        a.cancel()
+        b.cancel()
+
+
+def test_limits_are_validated() -> None:
+    with pytest.raises(ValueError, match="timeout_s"):
+        Limits(timeout_s=float("nan"))
+    with pytest.raises(ValueError, match="memory_mb"):
+        Limits(memory_mb=0)
+
+
+ORPHAN_PARENT = r"""
+import sys, time
+from pathlib import Path
+from edgenet_app.runtime.pool import WorkerPool
+from edgenet_app.tasks.base import Limits
+if __name__ == "__main__":
+    wat = Path(sys.argv[2]).read_text()
+    limits = Limits(timeout_s=600, wasm_fuel=10**12)
+    p = WorkerPool(Path(sys.argv[1]), cpu_limit=0.05, limits=limits)
+    p.submit("custom_wasm", {"wat": wat, "input": "", "fuel": 10**12, "timeout_s": 600})
+    while not p.worker_pids():
+        time.sleep(0.05)
+    print(p.worker_pids()[0], flush=True)
+    time.sleep(600)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux")
+def test_workers_die_with_a_killed_node_even_while_suspended(tmp_path: Path) -> None:
+    script = tmp_path / "node.py"
+    script.write_text(ORPHAN_PARENT)
+    wat = Path(__file__).parent.parent / "examples" / "wasm" / "infinite_loop.wat"
+    node = subprocess.Popen(
+        [sys.executable, str(script), str(tmp_path), str(wat)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert node.stdout is not None
+        worker = int(node.stdout.readline())
+        time.sleep(1.0)  # the throttle keeps it suspended ~95% of the time
+        node.kill()
+        node.wait(timeout=10)
+        assert wait_for(lambda: gone(worker), timeout=10)
+    finally:
+        node.kill()

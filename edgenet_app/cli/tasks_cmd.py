@@ -90,6 +90,8 @@ def _read_payload(source: str) -> Any:
     try:
         if source == "-":
             text = sys.stdin.read(MAX_PAYLOAD_FILE + 1)
+            if len(text) > MAX_PAYLOAD_FILE:
+                raise TaskCommandError(f"the payload is larger than {MAX_PAYLOAD_FILE >> 20} MiB")
         else:
             path = Path(source)
             if path.stat().st_size > MAX_PAYLOAD_FILE:
@@ -105,6 +107,8 @@ def _read_payload(source: str) -> Any:
         raise TaskCommandError(
             f"{source} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
         ) from None
+    except (ValueError, RecursionError) as exc:  # huge integers, absurd nesting
+        raise TaskCommandError(f"{source} cannot be read as a payload: {exc}") from None
 
 
 def _jsonable(value: Any) -> Any:

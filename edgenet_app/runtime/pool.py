@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
+import contextlib
 import itertools
 import logging
 import math
@@ -41,6 +42,7 @@ log = logging.getLogger("edgenet.pool")
 POLL_S = 0.02
 IDLE = "idle"
 RSS_CHECK_S = 0.2
+RSS_SLACK_MB = 512  # the watchdog allows for the interpreter, numpy and a loaded model
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,7 @@ class PoolTask:
         self.future: concurrent.futures.Future[TaskOutcome] = concurrent.futures.Future()
         self.cancel_requested = threading.Event()
         self.submitted = time.perf_counter()
+        self.future.add_done_callback(lambda f: f.cancelled() and self.cancel())
 
     def cancel(self) -> None:
         self.cancel_requested.set()
@@ -80,8 +83,16 @@ class PoolTask:
     def result(self, timeout: float | None = None) -> TaskOutcome:
         return self.future.result(timeout)
 
+    async def wait(self) -> TaskOutcome:
+        """Await the outcome; cancelling the awaiting coroutine cancels the task."""
+        try:
+            return await asyncio.wrap_future(self.future)
+        except asyncio.CancelledError:
+            self.cancel()
+            raise
+
     def __await__(self) -> Any:
-        return asyncio.wrap_future(self.future).__await__()
+        return self.wait().__await__()
 
 
 class _Worker:
@@ -184,6 +195,8 @@ class WorkerPool:
             raise ValueError(f"cpu_limit must be in (0, 1], got {fraction}")
         self.throttle.set_limit(fraction)
         with self._cond:
+            if not self._closed:
+                self._ensure_slots()
             self._cond.notify_all()
 
     def worker_pids(self) -> list[int]:
@@ -207,13 +220,15 @@ class WorkerPool:
         k.parse(payload)
         task = PoolTask(task_id or f"t{next(self._ids)}", kind, payload, limits or self.limits)
         with self._cond:
+            if self._closed:  # shut down while the payload was being validated
+                raise TaskError("the worker pool is shut down", code="closed")
             self._queue.append(task)
             self._ensure_slots()
             self._cond.notify()
         return task
 
     async def run(self, kind: str, payload: Json, **kw: Any) -> TaskOutcome:
-        return await self.submit(kind, payload, **kw)  # type: ignore[no-any-return]
+        return await self.submit(kind, payload, **kw).wait()
 
     def run_sync(self, kind: str, payload: Json, **kw: Any) -> TaskOutcome:
         return self.submit(kind, payload, **kw).result()
@@ -221,12 +236,17 @@ class WorkerPool:
     # -- slots: one thread per possible worker -----------------------------------------
 
     def _ensure_slots(self) -> None:
-        while len(self._slots) < self.max_workers:
-            i = len(self._slots)
+        """Start (or restart) a thread for every slot the CPU limit allows."""
+        for i in range(self.max_workers):
+            if i < len(self._slots) and self._slots[i].is_alive():
+                continue
             t = threading.Thread(
                 target=self._slot, args=(i,), name=f"edgenet-slot-{i}", daemon=True
             )
-            self._slots.append(t)
+            if i < len(self._slots):
+                self._slots[i] = t
+            else:
+                self._slots.append(t)
             t.start()
 
     def _next_task(self, slot: int) -> PoolTask | str | None:
@@ -257,11 +277,14 @@ class WorkerPool:
                     log.debug("stopping idle worker %s", w.pid)
                     self._drop(slot, kill=False)
                 continue
-            if task.cancel_requested.is_set():
+            if task.cancel_requested.is_set() or not task.future.set_running_or_notify_cancel():
                 self._finish(task, _fail(task, "cancelled", "cancelled before it started"))
                 continue
             try:
                 outcome = self._execute(slot, task)
+            except TaskError as exc:  # e.g. the worker failed to start
+                self._drop(slot)
+                outcome = _fail(task, exc.code, str(exc))
             except Exception as exc:  # never lose a task to a pool bug
                 log.exception("pool failure")
                 self._drop(slot)
@@ -273,8 +296,9 @@ class WorkerPool:
             self.completed += 1
         else:
             self.failed += 1
-        if not task.future.done():
-            task.future.set_result(outcome)
+        with contextlib.suppress(concurrent.futures.InvalidStateError):
+            if not task.future.done():
+                task.future.set_result(outcome)
 
     def _get_worker(self, slot: int) -> _Worker:
         w = self._workers.get(slot)
@@ -308,7 +332,11 @@ class WorkerPool:
         start = time.perf_counter()
         w = self._get_worker(slot)
         self.throttle.set_busy(w.pid, True)
-        w.conn.send(("task", task.task_id, task.kind, task.payload, task.limits))
+        try:
+            w.conn.send(("task", task.task_id, task.kind, task.payload, task.limits))
+        except (OSError, EOFError):
+            self.throttle.set_busy(w.pid, False)
+            return self._crashed(slot, w, task, start)
         active = 0.0  # time the task was allowed to run (the throttle's duty cycle)
         last = time.perf_counter()
         next_rss = last + RSS_CHECK_S
@@ -335,7 +363,7 @@ class WorkerPool:
                     )
                 if now >= next_rss:
                     next_rss = now + RSS_CHECK_S
-                    if w.rss_mb() > task.limits.memory_mb + 512:
+                    if w.rss_mb() > task.limits.memory_mb + RSS_SLACK_MB:
                         self._drop(slot)
                         return _fail(
                             task,

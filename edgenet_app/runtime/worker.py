@@ -54,7 +54,7 @@ def _data_bytes() -> int | None:
     return None
 
 
-def cap_memory(memory_mb: int) -> None:
+def cap_memory(memory_mb: int) -> int | None:
     """Cap private writable memory at what the worker uses now plus `memory_mb`.
 
     RLIMIT_DATA (Linux ≥ 4.7 counts anonymous mappings) rather than RLIMIT_AS: sandboxes
@@ -62,17 +62,43 @@ def cap_memory(memory_mb: int) -> None:
     which RLIMIT_AS would refuse. Elsewhere the pool's RSS watchdog enforces the limit.
     """
     if not sys.platform.startswith("linux") or memory_mb <= 0:
+        return None
+    used = _data_bytes()
+    if used is not None:
+        set_memory_cap(used, memory_mb)
+    return used
+
+
+def set_memory_cap(baseline: int | None, memory_mb: int) -> None:
+    """(Re)set the soft RLIMIT_DATA to `baseline` + `memory_mb` (each task has its own)."""
+    if baseline is None or memory_mb <= 0:
         return
     import resource
 
-    used = _data_bytes()
-    if used is None:
-        return
-    cap = used + memory_mb * 1024 * 1024 + 64 * 1024 * 1024  # headroom for thread stacks
+    cap = baseline + memory_mb * 1024 * 1024 + 64 * 1024 * 1024  # headroom for thread stacks
     _soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
     if hard != resource.RLIM_INFINITY:
         cap = min(cap, hard)
-    resource.setrlimit(resource.RLIMIT_DATA, (cap, hard))
+    try:
+        resource.setrlimit(resource.RLIMIT_DATA, (cap, hard))
+    except (ValueError, OSError):  # pragma: no cover - already using more than the cap
+        pass
+
+
+def die_with_parent() -> None:
+    """If the node dies (even while this worker is suspended), the kernel kills us too."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover
+        return
+    if os.getppid() == 1:  # the parent was already gone before prctl
+        os._exit(1)
 
 
 def _cpu() -> float:
@@ -90,7 +116,8 @@ def main(conn: Connection, data_dir: str, memory_mb: int, model_dir: str | None)
     from ..tasks.base import ExecContext, Limits, TaskError
     from ..tasks.registry import get_kind
 
-    cap_memory(memory_mb)
+    die_with_parent()
+    baseline = cap_memory(memory_mb)
     ctx = ExecContext(
         Path(data_dir), Limits(memory_mb=memory_mb), Path(model_dir) if model_dir else None
     )
@@ -100,10 +127,22 @@ def main(conn: Connection, data_dir: str, memory_mb: int, model_dir: str | None)
             msg = conn.recv()
         except (EOFError, OSError):
             return
+        except MemoryError:  # the payload itself does not fit in the memory limit
+            conn.send(
+                (
+                    "err",
+                    None,
+                    "out_of_memory",
+                    f"the payload does not fit in the {memory_mb} MB memory limit",
+                    0.0,
+                )
+            )
+            continue
         if msg[0] == "stop":
             return
         _, task_id, kind, payload, limits = msg
         ctx.limits = limits
+        set_memory_cap(baseline, limits.memory_mb)
         start = _cpu()
         reply: tuple[Any, ...]
         try:

@@ -68,7 +68,10 @@ def _close(a: Json, b: Json, tol: float) -> bool:
     if isinstance(a, bool) or isinstance(b, bool):
         return bool(a == b)
     if isinstance(a, int | float) and isinstance(b, int | float):
-        return bool(math.isfinite(a) and math.isfinite(b) and abs(a - b) <= tol)
+        try:
+            return bool(math.isfinite(a) and math.isfinite(b) and abs(a - b) <= tol)
+        except OverflowError:
+            return a == b
     if isinstance(a, list | tuple) and isinstance(b, list | tuple):
         return len(a) == len(b) and all(_close(x, y, tol) for x, y in zip(a, b, strict=True))
     if isinstance(a, dict) and isinstance(b, dict):
@@ -83,6 +86,16 @@ class Limits:
     timeout_s: float = 30.0
     memory_mb: int = 512
     wasm_fuel: int = 2_000_000_000
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.timeout_s, int | float) and 0 < self.timeout_s < 1e7):
+            raise ValueError(
+                f"timeout_s must be a positive number of seconds, got {self.timeout_s}"
+            )
+        if not 16 <= self.memory_mb <= 1 << 20:
+            raise ValueError(f"memory_mb must be 16–1048576, got {self.memory_mb}")
+        if not 1 <= self.wasm_fuel <= 10**15:
+            raise ValueError(f"wasm_fuel must be 1–10^15, got {self.wasm_fuel}")
 
 
 @dataclass

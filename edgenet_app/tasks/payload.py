@@ -18,6 +18,11 @@ _Bool = bool
 _Float = float
 
 
+# Vector components are bounded so that squared norms of 4096-d vectors stay finite in
+# float32 (distances never overflow to infinity).
+MAX_MAGNITUDE = 1e15
+
+
 class Fields:
     """Read the fields of one payload object; `done()` rejects unknown fields.
 
@@ -47,10 +52,10 @@ class Fields:
         return self.obj.get(name) is not None
 
     def done(self) -> None:
-        unknown = sorted(set(self.obj) - self.seen)
+        unknown = sorted(map(repr, set(self.obj) - self.seen))
         if unknown:
             raise PayloadError(
-                f"{self.where}: unknown field(s) {', '.join(map(repr, unknown))}; "
+                f"{self.where}: unknown field(s) {', '.join(unknown)}; "
                 f"allowed: {', '.join(sorted(self.seen))}"
             )
 
@@ -79,7 +84,11 @@ class Fields:
 
     def float(self, name: _Str, lo: _Float, hi: _Float, *, default: _Float | None = None) -> Any:
         v = self._get(name, default, default is None)
-        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+        try:
+            finite = not isinstance(v, bool) and isinstance(v, int | float) and math.isfinite(v)
+        except OverflowError:  # an integer too large for a float
+            finite = False
+        if not finite:
             raise PayloadError(f"{self.path(name)}: must be a finite number, got {_t(v)}")
         if not lo <= v <= hi:
             raise PayloadError(f"{self.path(name)}: must be between {lo:g} and {hi:g}, got {v}")
@@ -179,6 +188,10 @@ def check_str(
 ) -> str:
     if not isinstance(v, str):
         raise PayloadError(f"{path}: must be a string, got {_t(v)}")
+    try:
+        v.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PayloadError(f"{path}: contains an unpaired surrogate (not valid Unicode)") from None
     if choices is not None and v not in choices:
         raise PayloadError(f"{path}: {v[:40]!r} is not one of {', '.join(choices)}")
     if not min_len <= len(v) <= max_len:
@@ -237,22 +250,24 @@ def check_matrix(
     for i, row in enumerate(v):
         if len(row) != want:
             raise PayloadError(f"{path}[{i}]: must have {want} numbers, got {len(row)}")
+    for i, row in enumerate(v):
+        for j, x in enumerate(row):
+            t = type(x)
+            if t is not float and t is not int:
+                raise PayloadError(f"{path}[{i}][{j}]: must be a number, got {_t(x)}")
     try:
         arr = np.array(v, dtype=np.float64)
-    except (TypeError, ValueError):
-        for i, row in enumerate(v):
-            for j, x in enumerate(row):
-                if isinstance(x, bool) or not isinstance(x, int | float):
-                    raise PayloadError(f"{path}[{i}][{j}]: must be a number, got {_t(x)}") from None
-        raise PayloadError(f"{path}: must be numbers") from None
-    if arr.dtype == object or arr.ndim != 2:
+    except (OverflowError, ValueError, TypeError):
+        raise PayloadError(f"{path}: numbers must be within ±{MAX_MAGNITUDE:g}") from None
+    if arr.ndim != 2:
         raise PayloadError(f"{path}: must be a list of equal-length number lists")
     bad = ~np.isfinite(arr)
     if bad.any():
         i, j = map(int, np.argwhere(bad)[0])
         raise PayloadError(f"{path}[{i}][{j}]: must be a finite number")
-    if np.abs(arr).max(initial=0) > 3.0e38:
-        raise PayloadError(f"{path}: values must fit in float32")
+    if np.abs(arr).max(initial=0) > MAX_MAGNITUDE:
+        i, j = map(int, np.argwhere(np.abs(arr) > MAX_MAGNITUDE)[0])
+        raise PayloadError(f"{path}[{i}][{j}]: must be within ±{MAX_MAGNITUDE:g}")
     return arr.astype(np.float32)
 
 
