@@ -75,7 +75,11 @@ class PoolTask:
         self.future: concurrent.futures.Future[TaskOutcome] = concurrent.futures.Future()
         self.cancel_requested = threading.Event()
         self.submitted = time.perf_counter()
-        self.future.add_done_callback(lambda f: f.cancelled() and self.cancel())
+        self.future.add_done_callback(self._on_done)
+
+    def _on_done(self, future: concurrent.futures.Future[TaskOutcome]) -> None:
+        if future.cancelled():  # cancelled through the future (e.g. by asyncio)
+            self.cancel()
 
     def cancel(self) -> None:
         self.cancel_requested.set()
