@@ -203,7 +203,7 @@ def check_b64(
     v: Any, path: str, *, max_bytes: int, min_bytes: int = 0, length: int | None = None
 ) -> bytes:
     if isinstance(v, bytes | bytearray | memoryview):  # from Python or the wire: no base64
-        data = bytes(v)
+        data = v if isinstance(v, bytes) else bytes(v)
         if length is not None and len(data) != length:
             raise PayloadError(f"{path}: must be exactly {length} bytes, got {len(data)}")
         if not min_bytes <= len(data) <= max_bytes:
