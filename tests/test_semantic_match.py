@@ -34,14 +34,6 @@ QUERIES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def model() -> minilm.MiniLM:
-    try:
-        return minilm.load()
-    except TaskError as e:
-        pytest.skip(f"all-MiniLM-L6-v2 not available: {e}")
-
-
 def described(agents: dict[str, str] = AGENTS) -> list[dict[str, Any]]:
     return [{"id": k, "description": v} for k, v in agents.items()]
 

@@ -1,0 +1,18 @@
+"""Shared fixtures."""
+
+from __future__ import annotations
+
+import pytest
+
+from edgenet_app.tasks import minilm
+from edgenet_app.tasks.base import TaskError
+
+
+@pytest.fixture(scope="session")
+def model() -> minilm.MiniLM:
+    """The embedding model. Missing it fails the tests (it is part of the README's test
+    command), with the install hint, rather than silently skipping them."""
+    try:
+        return minilm.load()
+    except TaskError as e:
+        pytest.fail(f"all-MiniLM-L6-v2 not available: {e}")
