@@ -16,7 +16,7 @@ log = logging.getLogger("edgenet")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import config_cmd, identity_cmd, network_cmd, tasks_cmd
+    from . import config_cmd, identity_cmd, network_cmd, relay_cmd, tasks_cmd
 
     parser = argparse.ArgumentParser(
         prog="edgenet",
@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     network_cmd.register(sub)
     config_cmd.register(sub)
     tasks_cmd.register(sub)
+    relay_cmd.register(sub)
     return parser
 
 

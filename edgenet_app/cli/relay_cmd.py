@@ -1,0 +1,55 @@
+"""`edgenet relay`: run the signaling and bootstrap relay for a network."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+from typing import Any
+
+from ..runtime.networks import load_network
+from .network_cmd import add_network_option
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "relay", help="run a signaling/bootstrap relay (websockets) for a network"
+    )
+    p.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+    )
+    p.add_argument(
+        "--port", type=int, default=8765, help="port (0 = any free port; default: %(default)s)"
+    )
+    add_network_option(p)
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ..runtime.relay import serve
+
+    if not 0 <= args.port <= 65535:
+        raise SystemExit(f"edgenet: error: --port {args.port}: allowed 0–65535")
+    genesis = load_network(args.network)
+    logging.getLogger("edgenet").setLevel(logging.INFO if not args.verbose else logging.DEBUG)
+
+    async def main() -> None:
+        runner, port = await serve(genesis, args.host, args.port)
+        print(
+            f"relay for network {genesis.name} ({genesis.network_id.hex()[:16]}…) "
+            f"listening on ws://{args.host}:{port}/ws",
+            flush=True,
+        )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for s in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(s, stop.set)
+            except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows
+                pass
+        await stop.wait()
+        await runner.cleanup()
+
+    asyncio.run(main())
+    return 0
