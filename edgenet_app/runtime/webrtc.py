@@ -1,0 +1,233 @@
+"""WebRTC peer links (aiortc data channels), signaled through a relay.
+
+`PeerHub` owns one relay connection: it reads the relay's messages, answers offers from
+other peers, and dials peers on request. Each `PeerLink` is one RTCPeerConnection with
+one ordered, reliable data channel carrying canonical-encoded frames. Every step has a
+timeout (aiortc waits forever when there is no usable candidate). ICE servers come from
+the network and settings and default to none; `loopback_only()` restricts host candidates
+to 127.0.0.1 for tests and single-machine demos (aioice skips loopback otherwise).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+import aioice.ice
+from aiortc import (
+    RTCConfiguration,
+    RTCDataChannel,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
+
+from ..core import signaling as sig
+from ..core.identity import node_id_of
+from .relay_client import RelayClient, RelayError
+
+log = logging.getLogger("edgenet.webrtc")
+
+CONNECT_TIMEOUT_S = 15.0
+MAX_FRAME = 256 * 1024
+HIGH_WATER = 1024 * 1024  # bytes buffered in a channel before send() waits
+_orig_hosts = aioice.ice.get_host_addresses
+
+
+def loopback_only(enabled: bool = True) -> None:
+    """Gather only 127.0.0.1 host candidates (tests, demos on one machine)."""
+
+    def hosts(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+        return ["127.0.0.1"] if use_ipv4 else []
+
+    aioice.ice.get_host_addresses = hosts if enabled else _orig_hosts
+
+
+def configuration(ice_servers: tuple[str, ...] = ()) -> RTCConfiguration:
+    return RTCConfiguration(iceServers=[RTCIceServer(urls=u) for u in ice_servers])
+
+
+class LinkClosed(Exception):
+    pass
+
+
+class PeerLink:
+    """One data channel to one authenticated peer (its key came through the relay)."""
+
+    def __init__(self, pc: RTCPeerConnection, channel: RTCDataChannel, remote: bytes) -> None:
+        self.pc = pc
+        self.channel = channel
+        self.remote = remote
+        self.inbox: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self.dropped = 0
+
+        @channel.on("message")
+        def on_message(message: bytes | str) -> None:
+            if not isinstance(message, bytes) or len(message) > MAX_FRAME:
+                self.dropped += 1
+                return
+            self.bytes_in += len(message)
+            self.inbox.put_nowait(message)
+
+        @channel.on("close")
+        def on_close() -> None:
+            self.inbox.put_nowait(None)
+
+        @pc.on("connectionstatechange")
+        async def on_state() -> None:
+            if pc.connectionState in ("failed", "closed"):
+                self.inbox.put_nowait(None)
+
+    @property
+    def open(self) -> bool:
+        return self.channel.readyState == "open"
+
+    async def send(self, frame: bytes) -> None:
+        if len(frame) > MAX_FRAME:
+            raise ValueError(f"frame of {len(frame)} bytes; limit {MAX_FRAME}")
+        if not self.open:
+            raise LinkClosed(f"link to {node_id_of(self.remote)} is closed")
+        while self.channel.bufferedAmount > HIGH_WATER:  # backpressure
+            await asyncio.sleep(0.005)
+            if not self.open:
+                raise LinkClosed(f"link to {node_id_of(self.remote)} is closed")
+        self.channel.send(frame)
+        self.bytes_out += len(frame)
+
+    async def recv(self, timeout: float | None = None) -> bytes:
+        frame = await asyncio.wait_for(self.inbox.get(), timeout)
+        if frame is None:
+            self.inbox.put_nowait(None)
+            raise LinkClosed(f"link to {node_id_of(self.remote)} closed")
+        return frame
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.pc.close()
+
+
+async def _wait_open(channel: RTCDataChannel, timeout: float) -> None:
+    if channel.readyState == "open":
+        return
+    opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def on_open() -> None:
+        if not opened.done():
+            opened.set_result(None)
+
+    channel.on("open", on_open)
+    await asyncio.wait_for(opened, timeout)
+
+
+class PeerHub:
+    """Dial and accept WebRTC links through one relay connection."""
+
+    def __init__(
+        self,
+        relay: RelayClient,
+        *,
+        ice_servers: tuple[str, ...] = (),
+        timeout_s: float = CONNECT_TIMEOUT_S,
+        on_link: Callable[[PeerLink], Awaitable[None]] | None = None,
+    ) -> None:
+        self.relay = relay
+        self.ice_servers = ice_servers
+        self.timeout_s = timeout_s
+        self.on_link = on_link
+        self.links: dict[bytes, PeerLink] = {}
+        self.online: set[bytes] = set(relay.peers)
+        self._answers: dict[bytes, asyncio.Future[bytes]] = {}
+        self._reader: asyncio.Task[None] | None = None
+        self._pending: set[asyncio.Task[None]] = set()
+
+    def start(self) -> None:
+        self._reader = asyncio.create_task(self._read_relay())
+
+    async def _read_relay(self) -> None:
+        while True:
+            try:
+                msg = await self.relay.recv()
+            except (RelayError, asyncio.CancelledError):
+                return
+            if isinstance(msg, sig.Joined):
+                self.online.add(msg.peer)
+            elif isinstance(msg, sig.Left):
+                self.online.discard(msg.peer)
+            elif isinstance(msg, sig.Signal):
+                if msg.kind == "offer":
+                    t = asyncio.create_task(self._accept(msg.to, msg.data))
+                    self._pending.add(t)
+                    t.add_done_callback(self._pending.discard)
+                elif msg.kind == "answer" and msg.to in self._answers:
+                    fut = self._answers.pop(msg.to)
+                    if not fut.done():
+                        fut.set_result(msg.data)
+            elif isinstance(msg, sig.Error):
+                log.info("relay: %s", msg.reason)
+
+    async def connect(self, peer: bytes) -> PeerLink:
+        """Dial `peer` (offer → relay → answer) and wait for the data channel to open."""
+        existing = self.links.get(peer)
+        if existing is not None and existing.open:
+            return existing
+        pc = RTCPeerConnection(configuration(self.ice_servers))
+        channel = pc.createDataChannel("edgenet", ordered=True)
+        link = PeerLink(pc, channel, peer)
+        try:
+            offer = await pc.createOffer()
+            await asyncio.wait_for(pc.setLocalDescription(offer), self.timeout_s)
+            answer_fut: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+            self._answers[peer] = answer_fut
+            await self.relay.signal(peer, "offer", pc.localDescription.sdp.encode())
+            sdp = await asyncio.wait_for(answer_fut, self.timeout_s)
+            await pc.setRemoteDescription(RTCSessionDescription(sdp.decode(), "answer"))
+            await _wait_open(channel, self.timeout_s)
+        except BaseException:
+            self._answers.pop(peer, None)
+            await link.close()
+            raise
+        self.links[peer] = link
+        return link
+
+    async def _accept(self, peer: bytes, offer_sdp: bytes) -> None:
+        pc = RTCPeerConnection(configuration(self.ice_servers))
+        got: asyncio.Future[RTCDataChannel] = asyncio.get_running_loop().create_future()
+
+        def on_channel(channel: RTCDataChannel) -> None:
+            if not got.done():
+                got.set_result(channel)
+
+        pc.on("datachannel", on_channel)
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(offer_sdp.decode(), "offer"))
+            answer = await pc.createAnswer()
+            await asyncio.wait_for(pc.setLocalDescription(answer), self.timeout_s)
+            await self.relay.signal(peer, "answer", pc.localDescription.sdp.encode())
+            channel = await asyncio.wait_for(got, self.timeout_s)
+            await _wait_open(channel, self.timeout_s)
+        except Exception as exc:  # a bad offer or a vanished peer harms nobody else
+            log.info("could not accept %s: %s", node_id_of(peer), exc)
+            with contextlib.suppress(Exception):
+                await pc.close()
+            return
+        link = PeerLink(pc, channel, peer)
+        old = self.links.get(peer)
+        self.links[peer] = link
+        if old is not None:
+            await old.close()
+        if self.on_link is not None:
+            await self.on_link(link)
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+        for t in list(self._pending):
+            t.cancel()
+        for link in list(self.links.values()):
+            await link.close()
+        self.links.clear()
+        await self.relay.close()

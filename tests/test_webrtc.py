@@ -1,0 +1,70 @@
+"""Real WebRTC data channels (aiortc) on loopback, signaled through a real relay."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+
+import pytest
+from ledger_helpers import GENESIS, NODES
+
+from edgenet_app.runtime.relay import serve
+from edgenet_app.runtime.relay_client import RelayClient
+from edgenet_app.runtime.webrtc import LinkClosed, PeerHub, PeerLink, loopback_only
+
+A, B = NODES[:2]
+
+
+@pytest.fixture
+async def relay_url() -> AsyncIterator[str]:
+    loopback_only()
+    runner, port = await serve(GENESIS, "127.0.0.1", 0)
+    yield f"ws://127.0.0.1:{port}/ws"
+    await runner.cleanup()
+    loopback_only(False)
+
+
+async def hub(url: str, who, on_link=None) -> PeerHub:  # type: ignore[no-untyped-def]
+    client = RelayClient(url, who, GENESIS.network_id)
+    await client.connect()
+    h = PeerHub(client, timeout_s=15, on_link=on_link)
+    h.start()
+    return h
+
+
+async def test_two_peers_connect_and_exchange_frames(relay_url: str) -> None:
+    accepted: asyncio.Queue[PeerLink] = asyncio.Queue()
+
+    async def on_link(link: PeerLink) -> None:
+        await accepted.put(link)
+
+    b = await hub(relay_url, B, on_link)
+    a = await hub(relay_url, A)
+    try:
+        link = await a.connect(B.public_key)
+        theirs = await asyncio.wait_for(accepted.get(), 15)
+        assert theirs.remote == A.public_key and link.remote == B.public_key
+        payload = os.urandom(100_000)
+        await link.send(payload)
+        assert await theirs.recv(10) == payload
+        await theirs.send(b"pong")
+        assert await link.recv(10) == b"pong"
+        # the peer vanishes: the other side notices instead of hanging
+        await b.close()
+        with pytest.raises((LinkClosed, asyncio.TimeoutError)):
+            while True:
+                await link.recv(20)
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_dialing_an_absent_peer_times_out(relay_url: str) -> None:
+    a = await hub(relay_url, A)
+    a.timeout_s = 1.0
+    try:
+        with pytest.raises(asyncio.TimeoutError):
+            await a.connect(B.public_key)
+    finally:
+        await a.close()
