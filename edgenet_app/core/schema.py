@@ -156,7 +156,7 @@ def _from_wire(value: Any, tp: Any, path: str) -> Any:
             raise SchemaError(path, f"expected {len(args)} items, got {len(value)}")
         return tuple(
             _from_wire(v, a, f"{path}[{i}]")
-            for i, (v, a) in enumerate(zip(args, value, strict=True))
+            for i, (v, a) in enumerate(zip(value, args, strict=True))
         )
     return value
 

@@ -1,0 +1,171 @@
+"""Frames on a peer link, and ledger anti-entropy, sans-IO.
+
+A peer link carries canonical-encoded maps with a type field `t`:
+
+- `vv {entries: [[author, seq, digest], …]}` — what I hold (the ledger's version vector);
+- `events {raw: [event bytes, …]}` — ledger events the other side lacks (≤ 256 per frame);
+- `gossip {id, origin, ttl, kind, body}` — a deduplicated, TTL-bounded broadcast.
+
+`LedgerSync` turns frames into actions for one link: on connect it sends its version
+vector; on a version vector it sends what the peer lacks, in frames of bounded size; on
+events it adds them to the ledger (each authenticated and checked; a bad one is counted,
+never applied). `Dedup` remembers recently seen gossip ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from . import codec
+from .errors import LedgerError, SchemaError, WireError
+from .ledger import Ledger
+from .schema import Record, spec
+
+MAX_FRAME_BYTES = 256 * 1024
+MAX_EVENTS_PER_FRAME = 256
+MAX_VV_ENTRIES = 20_000
+MAX_TTL = 8
+
+
+class Frame(Record):
+    T: ClassVar[str]
+
+    def frame(self) -> bytes:
+        wire = self.to_wire()
+        wire["t"] = self.T
+        return codec.encode(wire)
+
+
+@dataclass(frozen=True)
+class VersionVector(Frame):
+    T: ClassVar[str] = "vv"
+    entries: tuple[tuple[bytes, int, bytes], ...] = spec(max_len=MAX_VV_ENTRIES)
+
+    def validate(self) -> None:
+        seen = set()
+        for i, (author, seq, digest) in enumerate(self.entries):
+            if len(author) != 32 or len(digest) != 16 or not 0 <= seq <= 2**40:
+                raise SchemaError(f"entries[{i}]", "expected [32-byte author, seq, 16-byte digest]")
+            if author in seen:
+                raise SchemaError(f"entries[{i}]", "author listed twice")
+            seen.add(author)
+
+    def as_dict(self) -> dict[bytes, tuple[int, bytes]]:
+        return {a: (s, d) for a, s, d in self.entries}
+
+
+@dataclass(frozen=True)
+class Events(Frame):
+    T: ClassVar[str] = "events"
+    raw: tuple[bytes, ...] = spec(max_len=MAX_EVENTS_PER_FRAME)
+
+
+@dataclass(frozen=True)
+class Gossip(Frame):
+    T: ClassVar[str] = "gossip"
+    id: bytes = spec(length=16)
+    origin: bytes = spec(length=32)
+    ttl: int = spec(min=0, max=MAX_TTL)
+    kind: str = spec(max_len=32, pattern=r"[a-z_]{1,32}")
+    body: bytes = spec(max_len=64 * 1024)
+
+    @staticmethod
+    def make_id(origin: bytes, kind: str, body: bytes) -> bytes:
+        return hashlib.blake2b(origin + kind.encode() + body, digest_size=16).digest()
+
+    def forwarded(self) -> Gossip | None:
+        """The copy to pass on, or None when its TTL is spent."""
+        return (
+            None
+            if self.ttl == 0
+            else Gossip(self.id, self.origin, self.ttl - 1, self.kind, self.body)
+        )
+
+
+FRAMES: dict[str, type[Frame]] = {f.T: f for f in (VersionVector, Events, Gossip)}
+
+
+def parse(data: Any) -> Frame:
+    """Decode one frame from a peer. Raises WireError (naming the problem) only."""
+    if not isinstance(data, bytes | bytearray):
+        raise WireError("frames must be bytes")
+    value = codec.decode(bytes(data), max_bytes=MAX_FRAME_BYTES)
+    if not isinstance(value, dict):
+        raise WireError("a frame must be a map")
+    value = dict(value)
+    t = value.pop("t", None)
+    cls = FRAMES.get(t) if isinstance(t, str) else None
+    if cls is None:
+        raise WireError(f"unknown frame type {t!r}")
+    return cls.from_wire(value, t)
+
+
+@dataclass
+class SyncReport:
+    added: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    last_error: str | None = None
+
+
+class LedgerSync:
+    """Anti-entropy for one link. Methods return the frames to send (as bytes)."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self.report = SyncReport()
+
+    def hello(self) -> list[bytes]:
+        vv = self.ledger.version_vector()
+        entries = tuple((a, s, d) for a, (s, d) in sorted(vv.items()))
+        return [VersionVector(entries[:MAX_VV_ENTRIES]).frame()]
+
+    def on_version_vector(self, vv: VersionVector) -> list[bytes]:
+        missing = self.ledger.missing_for(vv.as_dict())
+        frames: list[bytes] = []
+        batch: list[bytes] = []
+        size = 0
+        for event in missing:
+            if batch and (len(batch) == MAX_EVENTS_PER_FRAME or size + len(event.raw) > 200_000):
+                frames.append(Events(tuple(batch)).frame())
+                batch, size = [], 0
+            batch.append(event.raw)
+            size += len(event.raw)
+        if batch:
+            frames.append(Events(tuple(batch)).frame())
+        return frames
+
+    def on_events(self, events: Events, now_ms: int) -> SyncReport:
+        for raw in events.raw:
+            try:
+                event = self.ledger.add_raw(raw, now_ms=now_ms)
+            except LedgerError as exc:
+                self.report.rejected += 1
+                self.report.last_error = str(exc)
+                continue
+            if event.id in self.ledger:
+                self.report.added += 1
+        return self.report
+
+
+class Dedup:
+    """Remembers gossip ids for `ttl_ms` (bounded memory)."""
+
+    def __init__(self, ttl_ms: int = 10 * 60 * 1000, capacity: int = 100_000) -> None:
+        self.ttl_ms = ttl_ms
+        self.capacity = capacity
+        self._seen: OrderedDict[bytes, int] = OrderedDict()
+
+    def first_time(self, msg_id: bytes, now_ms: int) -> bool:
+        while self._seen:
+            _oldest, ts = next(iter(self._seen.items()))
+            if now_ms - ts <= self.ttl_ms and len(self._seen) < self.capacity:
+                break
+            self._seen.popitem(last=False)
+        if msg_id in self._seen:
+            return False
+        self._seen[msg_id] = now_ms
+        return True
