@@ -16,7 +16,7 @@ log = logging.getLogger("edgenet")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import config_cmd, identity_cmd, network_cmd, relay_cmd, tasks_cmd
+    from . import config_cmd, identity_cmd, ledger_cmd, network_cmd, relay_cmd, tasks_cmd
 
     parser = argparse.ArgumentParser(
         prog="edgenet",
@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     config_cmd.register(sub)
     tasks_cmd.register(sub)
     relay_cmd.register(sub)
+    ledger_cmd.register(sub)
     return parser
 
 
