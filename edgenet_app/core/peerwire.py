@@ -85,7 +85,15 @@ class Gossip(Frame):
         )
 
 
-FRAMES: dict[str, type[Frame]] = {f.T: f for f in (VersionVector, Events, Gossip)}
+@dataclass(frozen=True)
+class Direct(Frame):
+    """A task-protocol message for this peer only (its body is signed on its own)."""
+
+    T: ClassVar[str] = "direct"
+    body: bytes = spec(max_len=MAX_FRAME_BYTES - 64)
+
+
+FRAMES: dict[str, type[Frame]] = {f.T: f for f in (VersionVector, Events, Gossip, Direct)}
 
 
 def parse(data: Any) -> Frame:

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from ..core.errors import WireError
 from ..core.events import Event
 from ..core.identity import node_id_of
-from ..core.peerwire import Dedup, Events, Gossip, LedgerSync, VersionVector, parse
+from ..core.peerwire import Dedup, Direct, Events, Gossip, LedgerSync, VersionVector, parse
 from .ledger_store import LedgerStore, now_ms
 from .webrtc import LinkClosed, PeerHub, PeerLink
 
@@ -27,6 +27,7 @@ RESYNC_S = 30.0
 MAX_BAD_FRAMES = 10
 
 GossipHandler = Callable[[Gossip, PeerLink], Awaitable[None]]
+DirectHandler = Callable[[bytes, PeerLink], Awaitable[None]]
 
 
 class Mesh:
@@ -36,8 +37,10 @@ class Mesh:
         ledger: LedgerStore,
         *,
         on_gossip: GossipHandler | None = None,
+        on_direct: DirectHandler | None = None,
         resync_s: float = RESYNC_S,
     ) -> None:
+        self.on_direct = on_direct
         self.hub = hub
         self.ledger = ledger
         self.on_gossip = on_gossip
@@ -109,6 +112,9 @@ class Mesh:
                 await self._flood(Events(tuple(e.raw for e in fresh)).frame(), exclude=link.remote)
                 for cb in self.on_new_events:
                     cb(fresh)
+        elif isinstance(frame, Direct):
+            if self.on_direct is not None:
+                await self.on_direct(frame.body, link)
         elif isinstance(frame, Gossip):
             if not self.dedup.first_time(frame.id, now_ms()):
                 return
@@ -131,6 +137,13 @@ class Mesh:
             if peer != exclude and link.open:
                 with contextlib.suppress(LinkClosed, ValueError):
                     await link.send(frame)
+
+    async def send_direct(self, peer: bytes, body: bytes) -> None:
+        """Send a task message to one peer, dialing it first if there is no open link."""
+        link = self.hub.links.get(peer)
+        if link is None or not link.open:
+            link = await self.connect(peer)
+        await link.send(Direct(body).frame())
 
     async def publish_events(self, events: list[Event]) -> None:
         """Send our own new ledger events to every peer."""
