@@ -12,7 +12,6 @@ import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from edgenet_app.core import economics as econ
-from edgenet_app.core.events import GenesisGrant
 from edgenet_app.core.genesis import Genesis
 from edgenet_app.core.identity import Identity
 from edgenet_app.runtime import keystore
@@ -58,7 +57,6 @@ async def network(tmp_path: Path) -> AsyncIterator[tuple[list[Node], Node, Genes
     submitter = Node(submitter_dir, genesis, opts)
     await submitter.start()
     assert submitter.ledger is not None and submitter.identity is not None
-    submitter.ledger.append(submitter.identity, GenesisGrant())
     yield workers, submitter, genesis
     for n in [*workers, submitter]:
         await n.stop()

@@ -16,7 +16,15 @@ log = logging.getLogger("edgenet")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import config_cmd, identity_cmd, ledger_cmd, network_cmd, relay_cmd, tasks_cmd
+    from . import (
+        config_cmd,
+        identity_cmd,
+        ledger_cmd,
+        network_cmd,
+        node_cmd,
+        relay_cmd,
+        tasks_cmd,
+    )
 
     parser = argparse.ArgumentParser(
         prog="edgenet",
@@ -40,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     tasks_cmd.register(sub)
     relay_cmd.register(sub)
     ledger_cmd.register(sub)
+    node_cmd.register(sub)
     return parser
 
 

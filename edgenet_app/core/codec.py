@@ -128,3 +128,12 @@ def decode(data: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES) -> Value:
             "non-canonical encoding (key order, integer or float width, or duplicates)"
         )
     return value
+
+
+def json_shaped(value: Value) -> Value:
+    """A decoded value with its arrays as lists (the shape JSON payloads have)."""
+    if isinstance(value, tuple | list):
+        return [json_shaped(v) for v in value]
+    if isinstance(value, dict):
+        return {k: json_shaped(v) for k, v in value.items()}
+    return value

@@ -65,12 +65,14 @@ def seal_payload(identity: Identity, recipient: bytes, value: Any) -> bytes:
 def open_payload(
     identity: Identity, sender: bytes, sealed: bytes, *, max_bytes: int = MAX_SEALED_BYTES
 ) -> Any:
-    """Decrypt and decode what `sender` sealed to `identity`. Raises only `WireError`."""
+    """Decrypt and decode what `sender` sealed to `identity` (arrays as lists, the shape of
+    JSON payloads, so a task kind sees the same value wherever it came from). Raises only
+    `WireError`."""
     try:
         plain = identity.open_from(sender, sealed)
     except (SignatureError, ValueError, TypeError):
         raise SignatureError("sealed payload does not authenticate") from None
-    return codec.decode(plain, max_bytes=max_bytes)
+    return codec.json_shaped(codec.decode(plain, max_bytes=max_bytes))
 
 
 class TaskMessage(Record):

@@ -19,7 +19,7 @@ from typing import Any
 
 from ..core import economics as econ
 from ..core.errors import EdgenetError, LedgerError, WireError
-from ..core.events import Settlement
+from ..core.events import GenesisGrant, Settlement
 from ..core.genesis import Genesis
 from ..core.identity import Identity, node_id_of
 from ..core.peerwire import Gossip
@@ -117,6 +117,7 @@ class Node:
         if created:
             log.info("created identity %s", self.identity.node_id)
         self.ledger = LedgerStore.open(self.data_dir, self.genesis)
+        self._claim_genesis_grant()
         self.pool = WorkerPool(
             self.data_dir,
             cpu_limit=self.options.cpu_limit,
@@ -134,6 +135,14 @@ class Node:
         for peer in list(relay.peers)[:TARGET_DEGREE]:
             self._spawn(self._dial(peer))
         self._ticker = asyncio.create_task(self._tick_loop())
+
+    def _claim_genesis_grant(self) -> None:
+        assert self.identity is not None and self.ledger is not None
+        me = self.identity.public_key
+        acct = self.ledger.ledger.state.accounts.get(me)
+        if self.genesis.grant_for(me) and not (acct and acct.genesis_claimed):
+            self.ledger.append(self.identity, GenesisGrant())
+            log.info("claimed the genesis grant")
 
     async def _connect_relay(self) -> RelayClient:
         assert self.identity is not None

@@ -195,11 +195,12 @@ class PeerHub:
 
     async def _accept(self, peer: bytes, offer_sdp: bytes) -> None:
         pc = RTCPeerConnection(configuration(self.ice_servers))
-        got: asyncio.Future[RTCDataChannel] = asyncio.get_running_loop().create_future()
+        got: asyncio.Future[PeerLink] = asyncio.get_running_loop().create_future()
 
         def on_channel(channel: RTCDataChannel) -> None:
+            # wrap at once: frames can arrive before `open` is seen here
             if not got.done():
-                got.set_result(channel)
+                got.set_result(PeerLink(pc, channel, peer))
 
         pc.on("datachannel", on_channel)
         try:
@@ -207,14 +208,13 @@ class PeerHub:
             answer = await pc.createAnswer()
             await asyncio.wait_for(pc.setLocalDescription(answer), self.timeout_s)
             await self.relay.signal(peer, "answer", pc.localDescription.sdp.encode())
-            channel = await asyncio.wait_for(got, self.timeout_s)
-            await _wait_open(channel, self.timeout_s)
+            link = await asyncio.wait_for(got, self.timeout_s)
+            await _wait_open(link.channel, self.timeout_s)
         except Exception as exc:  # a bad offer or a vanished peer harms nobody else
             log.info("could not accept %s: %s", node_id_of(peer), exc)
             with contextlib.suppress(Exception):
                 await pc.close()
             return
-        link = PeerLink(pc, channel, peer)
         old = self.links.get(peer)
         self.links[peer] = link
         if old is not None:
