@@ -18,6 +18,7 @@ log = logging.getLogger("edgenet")
 def build_parser() -> argparse.ArgumentParser:
     from . import (
         config_cmd,
+        demo_cmd,
         identity_cmd,
         ledger_cmd,
         network_cmd,
@@ -49,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     relay_cmd.register(sub)
     ledger_cmd.register(sub)
     node_cmd.register(sub)
+    demo_cmd.register(sub)
     return parser
 
 
