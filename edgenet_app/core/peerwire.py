@@ -19,10 +19,10 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from . import codec
-from .errors import LedgerError, SchemaError, WireError
+from .errors import LedgerError, SchemaError
+from .frames import TypedFrame, parse_typed
 from .ledger import Ledger
-from .schema import Record, spec
+from .schema import spec
 
 MAX_FRAME_BYTES = 256 * 1024
 MAX_EVENTS_PER_FRAME = 256
@@ -30,13 +30,8 @@ MAX_VV_ENTRIES = 20_000
 MAX_TTL = 8
 
 
-class Frame(Record):
-    T: ClassVar[str]
-
-    def frame(self) -> bytes:
-        wire = self.to_wire()
-        wire["t"] = self.T
-        return codec.encode(wire)
+class Frame(TypedFrame):
+    """A frame on a peer link."""
 
 
 @dataclass(frozen=True)
@@ -98,17 +93,7 @@ FRAMES: dict[str, type[Frame]] = {f.T: f for f in (VersionVector, Events, Gossip
 
 def parse(data: Any) -> Frame:
     """Decode one frame from a peer. Raises WireError (naming the problem) only."""
-    if not isinstance(data, bytes | bytearray):
-        raise WireError("frames must be bytes")
-    value = codec.decode(bytes(data), max_bytes=MAX_FRAME_BYTES)
-    if not isinstance(value, dict):
-        raise WireError("a frame must be a map")
-    value = dict(value)
-    t = value.pop("t", None)
-    cls = FRAMES.get(t) if isinstance(t, str) else None
-    if cls is None:
-        raise WireError(f"unknown frame type {t!r}")
-    return cls.from_wire(value, t)
+    return parse_typed(data, FRAMES, max_bytes=MAX_FRAME_BYTES)
 
 
 @dataclass

@@ -16,8 +16,9 @@ from typing import Any, ClassVar
 
 from . import codec
 from .errors import SchemaError, SignatureError, WireError
+from .frames import TypedFrame, parse_typed
 from .identity import Identity, verify
-from .schema import Record, spec
+from .schema import spec
 
 HELLO_DOMAIN = b"edgenet-relay-hello-v1\x00"
 MAX_FRAME_BYTES = 64 * 1024
@@ -25,13 +26,8 @@ MAX_SIGNAL_BYTES = 32 * 1024
 MAX_PEERS_LISTED = 64
 
 
-class Message(Record):
-    T: ClassVar[str]
-
-    def frame(self) -> bytes:
-        wire = self.to_wire()
-        wire["t"] = self.T
-        return codec.encode(wire)
+class Message(TypedFrame):
+    """A frame between a peer and the relay."""
 
 
 @dataclass(frozen=True)
@@ -133,18 +129,4 @@ TYPES: dict[str, type[Message]] = {
 
 def parse_frame(data: Any, *, allowed: tuple[type[Message], ...] | None = None) -> Message:
     """Decode one frame. Raises WireError (naming what is wrong) and nothing else."""
-    if not isinstance(data, bytes | bytearray):
-        raise WireError("frames must be binary")
-    if len(data) > MAX_FRAME_BYTES:
-        raise WireError(f"frame of {len(data)} bytes; limit {MAX_FRAME_BYTES}")
-    value = codec.decode(bytes(data), max_bytes=MAX_FRAME_BYTES)
-    if not isinstance(value, dict):
-        raise WireError("a frame must be a map")
-    value = dict(value)
-    t = value.pop("t", None)
-    cls = TYPES.get(t) if isinstance(t, str) else None
-    if cls is None:
-        raise WireError(f"unknown message type {t!r}")
-    if allowed is not None and cls not in allowed:
-        raise WireError(f"a {t!r} message is not allowed here")
-    return cls.from_wire(value, t)
+    return parse_typed(data, TYPES, max_bytes=MAX_FRAME_BYTES, allowed=allowed)
