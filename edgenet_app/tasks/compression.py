@@ -243,7 +243,8 @@ def _evaluate(x: np.ndarray, method: str, axis: str) -> Candidate | None:
         worst = max(worst, m)
         total += int(np.rint(err * fixed).astype(np.int64).sum())
         codes[start:stop] = c
-    mean = math.ldexp(float(total), -36) * scale / x.size
+    # fixed point rounds each error to scale·2^-36; never report a mean above the maximum
+    mean = min(worst, math.ldexp(float(total), -36) * scale / x.size)
     return Candidate(method, axis, base, step, codes, worst, mean, _size(method, axis, count, dim))
 
 
