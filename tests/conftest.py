@@ -7,13 +7,13 @@ import os
 import pytest
 from hypothesis import settings
 
+from edgenet_app.tasks import minilm
+from edgenet_app.tasks.base import TaskError
+
 # CI explores the same examples every run (reproducible landings); local runs explore anew.
 settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("EDGENET_HYPOTHESIS_PROFILE") == "ci":
     settings.load_profile("ci")
-
-from edgenet_app.tasks import minilm
-from edgenet_app.tasks.base import TaskError
 
 
 @pytest.fixture(scope="session")
