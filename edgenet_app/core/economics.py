@@ -110,11 +110,6 @@ def bonus_micro(network_cpu_ms: int, cpu_ms: int) -> int:
     return int(_CTX.multiply(scale, span).to_integral_value(decimal.ROUND_FLOOR))
 
 
-def cpu_value_micro(cpu_ms: int) -> int:
-    """Credits (µcr) that `cpu_ms` of CPU time is worth at the reference rate."""
-    return cpu_ms * REF_CREDITS_PER_CPU_HOUR * MICRO // HOUR_MS
-
-
 def cpu_ms_backed_by(price_micro: int) -> int:
     """The most CPU time a price can back at the reference rate."""
     return price_micro * HOUR_MS // (REF_CREDITS_PER_CPU_HOUR * MICRO)

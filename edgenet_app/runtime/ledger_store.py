@@ -25,7 +25,6 @@ class LedgerStore:
         self.store = store
         self.genesis = genesis
         self.ledger = Ledger(genesis)
-        self.skipped = 0
         events = store.load_events(genesis.network_id)
         self.skipped = store.skipped_on_load
         self.ledger.add_many(events)

@@ -62,7 +62,6 @@ class Throttle:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.suspended = False
         self._last_cpu: dict[int, float] = {}
 
     @property
@@ -141,11 +140,9 @@ class Throttle:
                 self._stop.wait(run)
                 for p in procs:
                     _suspend(p)
-                self.suspended = True
                 self._stop.wait(self.period_s - run)
                 for p in procs:
                     _resume(p)
-                self.suspended = False
             else:
                 self._stop.wait(self.period_s)
             now = time.monotonic()

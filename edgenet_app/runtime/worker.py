@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 import traceback
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -168,5 +167,4 @@ def main(conn: Connection, data_dir: str, memory_mb: int, model_dir: str | None)
             return
         except Exception as exc:  # e.g. an unpicklable result
             conn.send(("err", task_id, "internal_error", f"cannot send result: {exc}", 0.0))
-        del msg, payload
-        time.sleep(0)
+        del msg, payload  # free a large payload before waiting for the next task
