@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import json
 import logging
-import signal
 import sys
 import time
 from pathlib import Path
@@ -23,8 +21,8 @@ from ..runtime.config import add_settings_flags, effective_settings, overrides_f
 from ..runtime.networks import load_network
 from ..runtime.store import Store
 from ..tasks.base import Limits
+from .io import jsonable, read_payload, until_stopped
 from .network_cmd import add_network_option
-from .tasks_cmd import _read_payload
 
 log = logging.getLogger("edgenet.cli")
 
@@ -108,25 +106,12 @@ def _node(args: argparse.Namespace) -> int:
             ),
             flush=True,
         )
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig_ in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.add_signal_handler(sig_, stop.set)
-            except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows
-                pass
-        await stop.wait()
+        await until_stopped()
         await node.stop()
         print(json.dumps({"event": "stopped", "node_id": stats["node_id"]}), flush=True)
 
     asyncio.run(main())
     return 0
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, bytes | bytearray):
-        return base64.b64encode(bytes(value)).decode("ascii")
-    raise TypeError(type(value).__name__)
 
 
 def _submit(args: argparse.Namespace) -> int:
@@ -135,7 +120,7 @@ def _submit(args: argparse.Namespace) -> int:
     if not 1 <= args.redundancy <= 7:
         raise EdgenetError(f"--redundancy {args.redundancy}: allowed 1–7")
     max_credits = econ.parse_credits(args.max_credits) if args.max_credits else None
-    payload = _read_payload(args.payload_file)
+    payload = read_payload(args.payload_file)
     data_dir = paths.data_dir(args.data_dir)
     genesis = load_network(args.network)
     options = _options(args, data_dir)
@@ -162,9 +147,9 @@ def _submit(args: argparse.Namespace) -> int:
 
     result = asyncio.run(main())
     if args.json:
-        print(json.dumps(result, default=_jsonable))
+        print(json.dumps(result, default=jsonable))
     else:
-        print(json.dumps(result["result"], indent=2, default=_jsonable))
+        print(json.dumps(result["result"], indent=2, default=jsonable))
         print(
             f"{'verified' if result['verified'] else 'NOT verified'} by "
             f"{len(result['workers'])} worker(s); cost {result['cost']} credits",

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 from typing import Any
 
 from ..runtime.networks import load_network
+from .io import until_stopped
 from .network_cmd import add_network_option
 
 
@@ -41,14 +41,7 @@ def _run(args: argparse.Namespace) -> int:
             f"listening on ws://{args.host}:{port}/ws",
             flush=True,
         )
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for s in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.add_signal_handler(s, stop.set)
-            except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows
-                pass
-        await stop.wait()
+        await until_stopped()
         await runner.cleanup()
 
     asyncio.run(main())

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 from ..core import economics as econ
@@ -14,8 +12,7 @@ from ..core.errors import EdgenetError
 from ..runtime import paths
 from ..tasks.base import Limits, PayloadError, TaskError
 from ..tasks.registry import UnknownKind, all_kinds, get_kind, kind_names
-
-MAX_PAYLOAD_FILE = 64 * 1024 * 1024
+from .io import jsonable, read_payload
 
 
 class TaskCommandError(EdgenetError):
@@ -86,38 +83,6 @@ def _tasks(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_payload(source: str) -> Any:
-    try:
-        if source == "-":
-            text = sys.stdin.read(MAX_PAYLOAD_FILE + 1)
-            if len(text) > MAX_PAYLOAD_FILE:
-                raise TaskCommandError(f"the payload is larger than {MAX_PAYLOAD_FILE >> 20} MiB")
-        else:
-            path = Path(source)
-            if path.stat().st_size > MAX_PAYLOAD_FILE:
-                raise TaskCommandError(f"{path} is larger than {MAX_PAYLOAD_FILE >> 20} MiB")
-            text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise TaskCommandError(f"no payload file at {source}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TaskCommandError(f"cannot read {source}: {exc}") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise TaskCommandError(
-            f"{source} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
-        ) from None
-    except (ValueError, RecursionError) as exc:  # huge integers, absurd nesting
-        raise TaskCommandError(f"{source} cannot be read as a payload: {exc}") from None
-
-
-def _jsonable(value: Any) -> Any:
-    """Binary results print as base64 text, the same form payload files use."""
-    if isinstance(value, bytes | bytearray | memoryview):
-        return base64.b64encode(bytes(value)).decode("ascii")
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
 def _run_task(args: argparse.Namespace) -> int:
     from ..runtime.pool import WorkerPool
 
@@ -127,7 +92,7 @@ def _run_task(args: argparse.Namespace) -> int:
         raise TaskCommandError(f"--timeout {args.timeout}: allowed up to 3600 s")
     if not 64 <= args.memory_mb <= 65536:
         raise TaskCommandError(f"--memory-mb {args.memory_mb}: allowed 64–65536")
-    payload = _read_payload(args.payload_file)
+    payload = read_payload(args.payload_file)
     try:
         kind = get_kind(args.kind)
         parsed = kind.parse(payload)
@@ -152,9 +117,9 @@ def _run_task(args: argparse.Namespace) -> int:
         "price_credits": econ.format_credits(price),
     }
     if args.json:
-        print(json.dumps(report, ensure_ascii=False, default=_jsonable))
+        print(json.dumps(report, ensure_ascii=False, default=jsonable))
     elif outcome.ok:
-        print(json.dumps(outcome.result, indent=2, ensure_ascii=False, default=_jsonable))
+        print(json.dumps(outcome.result, indent=2, ensure_ascii=False, default=jsonable))
         print(
             f"ok: {args.kind} in {outcome.wall_ms:.1f} ms ({outcome.cpu_s:.3f} s CPU); "
             f"on the network it would cost {econ.format_credits(price)} credits",
