@@ -79,8 +79,12 @@ def test_bad_events_are_counted_not_applied() -> None:
     foreign = other.append(A, GenesisGrant(), T0 + 1)
     dst = Ledger(GENESIS)
     sync = LedgerSync(dst)
-    report = sync.on_events(Events((b"junk", foreign.raw)), NOW)
-    assert report.rejected == 2 and len(dst) == 0
+    assert sync.on_events(Events((b"junk", foreign.raw)), NOW) == []
+    assert sync.report.rejected == 2 and len(dst) == 0
+    good = Ledger(GENESIS).append(A, GenesisGrant(), T0 + 1)
+    assert sync.on_events(Events((b"junk", good.raw)), NOW) == [good]  # the rest still counts
+    assert sync.on_events(Events((good.raw,)), NOW) == []
+    assert (sync.report.added, sync.report.duplicates, sync.report.rejected) == (1, 1, 3)
 
 
 @pytest.mark.parametrize(

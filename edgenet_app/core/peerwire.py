@@ -19,7 +19,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from .errors import LedgerError, SchemaError
+from .errors import LedgerError, SchemaError, WireError
+from .events import Event
 from .frames import TypedFrame, parse_typed
 from .ledger import Ledger
 from .schema import spec
@@ -131,17 +132,25 @@ class LedgerSync:
             frames.append(Events(tuple(batch)).frame())
         return frames
 
-    def on_events(self, events: Events, now_ms: int) -> SyncReport:
+    def on_events(self, events: Events, now_ms: int) -> list[Event]:
+        """Hold the events of a frame; returns those that were new. Each is authenticated
+        and checked on its own: a bad one is counted in the report, never applied, and does
+        not stop the rest of the frame."""
+        new = []
         for raw in events.raw:
             try:
-                event = self.ledger.add_raw(raw, now_ms=now_ms)
-            except LedgerError as exc:
+                event = Event.decode(raw)
+                added = self.ledger.add(event, now_ms=now_ms)
+            except (WireError, LedgerError) as exc:
                 self.report.rejected += 1
                 self.report.last_error = str(exc)
                 continue
-            if event.id in self.ledger:
+            if added:
                 self.report.added += 1
-        return self.report
+                new.append(event)
+            else:
+                self.report.duplicates += 1
+        return new
 
 
 class Dedup:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
 from pathlib import Path
 
 from ..core.events import Body, Event
@@ -38,13 +37,6 @@ class LedgerStore:
         event = self.ledger.append(identity, body, now_ms() if ts_ms is None else ts_ms)
         self.store.append_events([event])
         return event
-
-    def add(self, events: Iterable[Event], now: int | None = None) -> int:
-        """Hold events received from peers (already authenticated); persist the new ones."""
-        new = [e for e in events if self.ledger.add(e, now_ms=now if now else now_ms())]
-        if new:
-            self.store.append_events(new)
-        return len(new)
 
     def close(self) -> None:
         self.store.close()

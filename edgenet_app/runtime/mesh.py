@@ -95,19 +95,12 @@ class Mesh:
             for out in sync.on_version_vector(frame):
                 await link.send(out)
         elif isinstance(frame, Events):
-            before = set(self.ledger.ledger.event_ids())
-            events = []
-            for raw in frame.raw:
-                try:
-                    events.append(Event.decode(raw))
-                except WireError as exc:
-                    await self._penalise(link, f"bad event: {exc}")
-            try:
-                self.ledger.add(events, now_ms())
-            except Exception as exc:  # e.g. an event of another network
-                await self._penalise(link, str(exc))
-                return
-            fresh = [e for e in events if e.id not in before and e.id in self.ledger.ledger]
+            rejected = sync.report.rejected
+            fresh = sync.on_events(frame, now_ms())
+            if fresh:
+                self.ledger.store.append_events(fresh)
+            for _ in range(sync.report.rejected - rejected):
+                await self._penalise(link, f"bad event: {sync.report.last_error}")
             if fresh:
                 await self._flood(Events(tuple(e.raw for e in fresh)).frame(), exclude=link.remote)
                 for cb in self.on_new_events:
