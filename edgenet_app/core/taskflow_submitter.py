@@ -40,6 +40,7 @@ from .taskmsg import (
     Claim,
     Result,
     TaskAnnounce,
+    TaskMessage,
     open_payload,
     parse,
     result_hash,
@@ -149,6 +150,10 @@ class SubmitterFlow:
             msg = parse(data)
         except WireError as exc:
             return [Rejected(f"bad message: {exc}")]
+        return self.handle(msg, now_ms)
+
+    def handle(self, msg: TaskMessage, now_ms: int) -> list[Action]:
+        """Dispatch an already parsed (and so authenticated) message."""
         if isinstance(msg, Claim):
             return self.on_claim(msg, now_ms)
         if isinstance(msg, Result):

@@ -30,6 +30,7 @@ from .taskmsg import (
     Claim,
     Result,
     TaskAnnounce,
+    TaskMessage,
     open_payload,
     parse,
     result_hash,
@@ -77,6 +78,10 @@ class WorkerFlow:
             msg = parse(data)
         except WireError as exc:
             return [Rejected(f"bad message: {exc}")]
+        return self.handle(msg, now_ms)
+
+    def handle(self, msg: TaskMessage, now_ms: int) -> list[Action]:
+        """Dispatch an already parsed (and so authenticated) message."""
         if isinstance(msg, TaskAnnounce):
             return self.on_announce(msg, now_ms)
         if isinstance(msg, Assign):

@@ -232,11 +232,11 @@ class Node:
         if isinstance(msg, Claim | Result | Abandon):
             entry = self._submits.get(msg.task)
             if entry is not None:
-                await self._perform(entry[0].receive(body, now), entry[0])
+                await self._perform(entry[0].handle(msg, now), entry[0])
         elif isinstance(msg, Assign | Cancel):
             wflow = self._works.get(msg.task)
             if wflow is not None:
-                await self._perform(wflow.receive(body, now), wflow)
+                await self._perform(wflow.handle(msg, now), wflow)
 
     async def _perform(self, actions: list[Action], flow: SubmitterFlow | WorkerFlow) -> None:
         assert self.mesh is not None
