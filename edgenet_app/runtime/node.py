@@ -244,13 +244,12 @@ class Node:
             try:
                 if isinstance(action, SendAnnounce):
                     await self.mesh.gossip("announce", action.announce.encode())
-                elif isinstance(action, SendClaim | SendResult | SendAbandon):
-                    msg = (
-                        action.claim
-                        if isinstance(action, SendClaim)
-                        else (action.result if isinstance(action, SendResult) else action.abandon)
-                    )
-                    await self.mesh.send_direct(action.submitter, msg.encode())
+                elif isinstance(action, SendClaim):
+                    await self.mesh.send_direct(action.submitter, action.claim.encode())
+                elif isinstance(action, SendResult):
+                    await self.mesh.send_direct(action.submitter, action.result.encode())
+                elif isinstance(action, SendAbandon):
+                    await self.mesh.send_direct(action.submitter, action.abandon.encode())
                 elif isinstance(action, SendAssign):
                     await self.mesh.send_direct(action.worker, action.assign.encode())
                 elif isinstance(action, SendCancel):
