@@ -13,13 +13,14 @@ import asyncio
 import logging
 import os
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..core import economics as econ
 from ..core.errors import EdgenetError, LedgerError, WireError
-from ..core.events import GenesisGrant, Settlement
+from ..core.events import Event, GenesisGrant, Settlement
 from ..core.genesis import Genesis
 from ..core.identity import Identity, node_id_of
 from ..core.peerwire import Gossip
@@ -104,11 +105,73 @@ class Node:
         self.paused = False
         self.tasks_completed = 0
         self.tasks_submitted = 0
+        self.cpu_donated_ms = 0
         self._submits: dict[bytes, tuple[SubmitterFlow, asyncio.Future[Verdict]]] = {}
         self._works: dict[bytes, WorkerFlow] = {}
         self._running: dict[bytes, PoolTask] = {}
         self._bg: set[asyncio.Task[Any]] = set()
         self._ticker: asyncio.Task[None] | None = None
+        self._listeners: list[Callable[[dict[str, Any]], None]] = []
+
+    # -- notifications --------------------------------------------------------------------
+
+    def subscribe(self, callback: Callable[[dict[str, Any]], None]) -> Callable[[], None]:
+        """Call `callback(event)` for every notification; returns an unsubscribe function.
+
+        Events are dicts with an "event" key: "ledger" (any new ledger event: kind, id,
+        author), "credit" (a settlement paying this node: amount, task, payer), "task"
+        (this node ran a task as a worker: kind, ok, ms, error), "error" (message).
+        """
+        self._listeners.append(callback)
+        return lambda: self._listeners.remove(callback) if callback in self._listeners else None
+
+    def _emit(self, event: dict[str, Any]) -> None:
+        for cb in list(self._listeners):
+            try:
+                cb(event)
+            except Exception:  # a listener's bug must not stop the node
+                log.exception("listener failed on %s", event.get("event"))
+
+    def _on_ledger_events(self, events: list[Event]) -> None:
+        me = self.identity.public_key if self.identity else b""
+        for ev in events:
+            self._emit(
+                {
+                    "event": "ledger",
+                    "kind": ev.body.KIND,
+                    "id": ev.id.hex(),
+                    "author": node_id_of(ev.author),
+                }
+            )
+            body = ev.body
+            if isinstance(body, Settlement) and body.worker == me:
+                self._emit(
+                    {
+                        "event": "credit",
+                        "amount": econ.format_credits(body.amount),
+                        "amount_micro": body.amount,
+                        "task": body.task.hex(),
+                        "payer": node_id_of(ev.author),
+                    }
+                )
+
+    def apply_settings(self, values: dict[str, Any]) -> None:
+        """Apply changed settings to the running node (already validated by the caller)."""
+        if "cpu_limit" in values:
+            self.options.cpu_limit = float(values["cpu_limit"])
+            if self.pool is not None:
+                self.pool.set_cpu_limit(self.options.cpu_limit)
+        if "task_kinds" in values:
+            self.options.kinds = tuple(values["task_kinds"])
+            if self.pool is not None:
+                self.pool.allowed_kinds = self.options.kinds
+        if "memory_limit_mb" in values:
+            self.options.limits = Limits(
+                memory_mb=int(values["memory_limit_mb"]),
+                timeout_s=self.options.limits.timeout_s,
+            )
+            if self.pool is not None:
+                self.pool.limits = self.options.limits
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -130,6 +193,7 @@ class Node:
         relay = await self._connect_relay()
         hub = PeerHub(relay, ice_servers=self.options.ice_servers, on_link=self._on_link)
         self.mesh = Mesh(hub, self.ledger, on_gossip=self._on_gossip, on_direct=self._on_direct)
+        self.mesh.on_new_events.append(self._on_ledger_events)
         hub.start()
         self.started_ms = now_ms()
         for peer in list(relay.peers)[:TARGET_DEGREE]:
@@ -281,6 +345,17 @@ class Node:
         self._running[action.task] = task
         outcome = await task.wait()
         self._running.pop(action.task, None)
+        self.cpu_donated_ms += int(outcome.cpu_s * 1000)
+        self._emit(
+            {
+                "event": "task",
+                "kind": action.kind,
+                "task": action.task.hex(),
+                "ok": outcome.ok,
+                "cpu_ms": int(outcome.cpu_s * 1000),
+                "error": None if outcome.ok else outcome.error_code,
+            }
+        )
         if outcome.ok:
             self.tasks_completed += 1
             actions = flow.on_executed(outcome.result, now_ms(), int(outcome.cpu_s * 1000))
@@ -362,6 +437,7 @@ class Node:
             except LedgerError as exc:
                 log.warning("could not settle with %s: %s", node_id_of(pay.worker), exc)
         await self.mesh.publish_events(events)
+        self._on_ledger_events(events)
         return cost
 
     # -- status ---------------------------------------------------------------------------
@@ -373,16 +449,20 @@ class Node:
         self.paused = False
 
     def stats(self) -> dict[str, Any]:
+        """A snapshot for `edgenet status`, the control API and the tray (JSON-ready)."""
         now = now_ms()
         me = self.identity.public_key if self.identity else b""
         bal = self.ledger.ledger.balance(me, now) if self.ledger else None
+        acct = self.ledger.ledger.state.accounts.get(me) if self.ledger else None
         peers = (
             [node_id_of(p) for p, link in self.mesh.hub.links.items() if link.open]
-            if (self.mesh)
+            if self.mesh
             else []
         )
+        state, reason = self.state()
         return {
             "node_id": self.identity.node_id if self.identity else None,
+            "network": self.genesis.name,
             "credits": {
                 "available": econ.format_credits(bal.available) if bal else "0",
                 "locked": econ.format_credits(bal.locked) if bal else "0",
@@ -390,8 +470,21 @@ class Node:
             },
             "tasks_completed": self.tasks_completed,
             "tasks_submitted": self.tasks_submitted,
-            "uptime": (now - self.started_ms) / 1000 if self.started_ms else 0.0,
+            "uptime": round((now - self.started_ms) / 1000, 3) if self.started_ms else 0.0,
+            "reputation": econ.reputation_score(acct.valid_results, acct.offences)
+            if acct
+            else econ.reputation_score(0, 0),
             "multiplier": self.ledger.ledger.multiplier() if self.ledger else 10.0,
             "peers": peers,
-            "state": "paused" if self.paused else ("contributing" if peers else "offline"),
+            "cpu_donated_s": round(self.cpu_donated_ms / 1000, 3),
+            "state": state,
+            "reason": reason,
         }
+
+    def state(self) -> tuple[str, str]:
+        """(state, reason): contributing, paused, waiting_for_idle, on_battery or offline."""
+        if self.paused:
+            return "paused", "paused by the user"
+        if self.mesh is None or not any(link.open for link in self.mesh.hub.links.values()):
+            return "offline", "no peer connected"
+        return "contributing", "connected and accepting tasks"
