@@ -344,6 +344,7 @@ FLAG_VALUES: dict[str, tuple[str, object]] = {
     "idle.in_use_cpu_limit": ("0.2", 0.2),
     "idle.respect_battery": ("", False),
     "idle.battery_threshold": ("80", 80),
+    "auto_stake": ("", False),
     "schedule": ("mon-fri 18:00-08:00; sat; sun", "mon-fri 18:00-08:00; sat; sun"),
     "network.relays": ("wss://relay.lab.example:8765", ["wss://relay.lab.example:8765"]),
     "network.ice_servers": ("stun:stun.lab.example", ["stun:stun.lab.example"]),

@@ -55,6 +55,7 @@ def test_declared_keys() -> None:
         "idle.in_use_cpu_limit",
         "idle.respect_battery",
         "idle.battery_threshold",
+        "auto_stake",
         "schedule",
         "network.relays",
         "network.ice_servers",

@@ -154,6 +154,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("idle.battery_threshold", int, 50,
             "On battery, contribute only above this charge.",
             "Battery threshold", min=0, max=100, unit="%"),
+    Setting("auto_stake", bool, True,
+            "Stake 100 credits once available: staked workers earn the bonus and uptime "
+            "rewards, and their results can outvote wrong ones.",
+            "Stake automatically"),
     Setting("schedule", str, "always", "When contributing is allowed (local time).",
             "Schedule", validator=_check_schedule,
             allowed="'always', 'never', or windows like 'mon-fri 09:00-17:30, sat 10:00-12:00'"),

@@ -259,6 +259,13 @@ class SubmitterFlow:
         self._drop(abandon.sender)
         return self._refill(now_ms)
 
+    def on_peer_lost(self, worker: bytes, now_ms: int) -> list[Action]:
+        """The link to an assigned worker closed: reassign its slot now, not at its deadline."""
+        if self.announce is None or self.verdict is not None or worker not in self.assigned:
+            return []
+        self._drop(worker)
+        return self._refill(now_ms)
+
     def on_result(self, result: Result, now_ms: int) -> list[Action]:
         problem = self._common(result, now_ms)
         worker = result.sender

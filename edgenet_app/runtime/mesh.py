@@ -49,6 +49,7 @@ class Mesh:
         self.bad_frames: dict[bytes, int] = {}
         self._tasks: dict[bytes, asyncio.Task[None]] = {}
         self.on_new_events: list[Callable[[list[Event]], None]] = []
+        self.on_link_lost: list[Callable[[bytes], None]] = []
 
     async def attach(self, link: PeerLink) -> None:
         """Start serving a link (accepted or dialed)."""
@@ -84,6 +85,9 @@ class Mesh:
         finally:
             if self._tasks.get(link.remote) is asyncio.current_task():
                 del self._tasks[link.remote]
+                if not link.open:  # not replaced by a newer link to the same peer
+                    for cb in self.on_link_lost:
+                        cb(link.remote)
 
     async def _handle(self, link: PeerLink, sync: LedgerSync, data: bytes) -> None:
         try:

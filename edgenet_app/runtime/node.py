@@ -10,17 +10,20 @@ sans-IO flows in `core/taskflow*` decide, this class performs their actions.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..core import economics as econ
+from ..core.activity import Activity, Conditions, Policy, decide
 from ..core.errors import EdgenetError, LedgerError, WireError
-from ..core.events import Event, GenesisGrant, Settlement
+from ..core.events import Event, GenesisGrant, Settlement, Slash, Stake, Uptime
 from ..core.genesis import Genesis
 from ..core.identity import Identity, node_id_of
 from ..core.peerwire import Gossip
@@ -37,6 +40,7 @@ from ..core.taskflow import (
     SendResult,
     StopExecution,
     SubmitterFlow,
+    TokenBucket,
     Verdict,
     WorkerFlow,
 )
@@ -47,6 +51,7 @@ from . import keystore
 from .ledger_store import LedgerStore, now_ms
 from .mesh import Mesh
 from .pool import PoolTask, WorkerPool
+from .probe import Probe, SystemProbe
 from .relay_client import RelayClient, RelayError
 from .webrtc import PeerHub, PeerLink, loopback_only
 
@@ -54,6 +59,10 @@ log = logging.getLogger("edgenet.node")
 
 TARGET_DEGREE = 8
 TICK_S = 0.1
+UPKEEP_MS = 2_000  # activity, links, stake and uptime are reviewed this often
+UPTIME_CLAIM_EVERY_MS = econ.HOUR_MS
+RELAY_BACKOFF_S = 0.5
+RELAY_BACKOFF_MAX_S = 30.0
 
 
 class NodeError(EdgenetError):
@@ -90,6 +99,38 @@ class NodeOptions:
     idle_timeout_s: float = 30.0
     limits: Limits = field(default_factory=Limits)
     passphrase: str | None = None
+    min_idle_s: float = 60.0
+    work_while_in_use: bool = True
+    in_use_cpu_limit: float = 0.1
+    respect_battery: bool = True
+    battery_threshold: int = 50
+    schedule: str = "always"
+    auto_stake: bool = True
+    probe: Probe = field(default_factory=SystemProbe)
+
+    def policy(self) -> Policy:
+        return Policy(
+            cpu_limit=self.cpu_limit,
+            min_idle_s=self.min_idle_s,
+            work_while_in_use=self.work_while_in_use,
+            in_use_cpu_limit=self.in_use_cpu_limit,
+            respect_battery=self.respect_battery,
+            battery_threshold=self.battery_threshold,
+            schedule=self.schedule,
+        )
+
+
+# settings keys (core/settings.py) → NodeOptions attributes the running node applies
+_LIVE_SETTINGS = {
+    "cpu_limit": "cpu_limit",
+    "idle.min_idle_seconds": "min_idle_s",
+    "idle.work_while_in_use": "work_while_in_use",
+    "idle.in_use_cpu_limit": "in_use_cpu_limit",
+    "idle.respect_battery": "respect_battery",
+    "idle.battery_threshold": "battery_threshold",
+    "schedule": "schedule",
+    "auto_stake": "auto_stake",
+}
 
 
 class Node:
@@ -112,6 +153,12 @@ class Node:
         self._bg: set[asyncio.Task[Any]] = set()
         self._ticker: asyncio.Task[None] | None = None
         self._listeners: list[Callable[[dict[str, Any]], None]] = []
+        self._dialing: set[bytes] = set()
+        self._last_upkeep_ms = 0
+        self._last_uptime_claim_ms = 0
+        self.activity = Activity("offline", "not started", 0.0)
+        self._claims_in = TokenBucket()  # claims per worker, as a submitter
+        self._announces_in = TokenBucket()  # announces per submitter, as a worker
 
     # -- notifications --------------------------------------------------------------------
 
@@ -157,10 +204,9 @@ class Node:
 
     def apply_settings(self, values: dict[str, Any]) -> None:
         """Apply changed settings to the running node (already validated by the caller)."""
-        if "cpu_limit" in values:
-            self.options.cpu_limit = float(values["cpu_limit"])
-            if self.pool is not None:
-                self.pool.set_cpu_limit(self.options.cpu_limit)
+        for key, attr in _LIVE_SETTINGS.items():
+            if key in values:
+                setattr(self.options, attr, values[key])
         if "task_kinds" in values:
             self.options.kinds = tuple(values["task_kinds"])
             if self.pool is not None:
@@ -172,6 +218,7 @@ class Node:
             )
             if self.pool is not None:
                 self.pool.limits = self.options.limits
+        self._update_activity()
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -194,11 +241,16 @@ class Node:
         hub = PeerHub(relay, ice_servers=self.options.ice_servers, on_link=self._on_link)
         self.mesh = Mesh(hub, self.ledger, on_gossip=self._on_gossip, on_direct=self._on_direct)
         self.mesh.on_new_events.append(self._on_ledger_events)
+        self.mesh.on_link_lost.append(self._on_link_lost)
         hub.start()
         self.started_ms = now_ms()
+        self._last_uptime_claim_ms = self.started_ms
         for peer in list(relay.peers)[:TARGET_DEGREE]:
             self._spawn(self._dial(peer))
+        self._update_activity()
+        self._maybe_stake()
         self._ticker = asyncio.create_task(self._tick_loop())
+        self._spawn(self._keep_relay())
 
     def _claim_genesis_grant(self) -> None:
         assert self.identity is not None and self.ledger is not None
@@ -207,6 +259,93 @@ class Node:
         if self.genesis.grant_for(me) and not (acct and acct.genesis_claimed):
             self.ledger.append(self.identity, GenesisGrant())
             log.info("claimed the genesis grant")
+
+    def _maybe_stake(self) -> None:
+        """Stake the required amount once it is available (auto_stake): staked workers earn
+        the bonus and uptime rewards and can be slashed, which makes their results count."""
+        if not self.options.auto_stake or self.identity is None or self.ledger is None:
+            return
+        me = self.identity.public_key
+        bal = self.ledger.ledger.balance(me, now_ms())
+        if bal.staked >= econ.STAKE_REQUIRED or bal.available < econ.STAKE_REQUIRED:
+            return
+        try:
+            ev = self.ledger.append(self.identity, Stake(econ.STAKE_REQUIRED - bal.staked))
+        except LedgerError as exc:
+            log.info("could not stake: %s", exc)
+            return
+        log.info("staked %s credits", econ.format_credits(econ.STAKE_REQUIRED - bal.staked))
+        self._publish([ev])
+
+    def _maybe_claim_uptime(self, now: int) -> None:
+        """Claim the uptime reward once an hour while staked (the ledger caps the window)."""
+        if self.identity is None or self.ledger is None:
+            return
+        if now - self._last_uptime_claim_ms < UPTIME_CLAIM_EVERY_MS:
+            return
+        self._last_uptime_claim_ms = now
+        acct = self.ledger.ledger.state.accounts.get(self.identity.public_key)
+        if acct is None or acct.staked < econ.STAKE_REQUIRED or acct.staked_since is None:
+            return
+        start = max(acct.last_uptime_end, acct.staked_since, self.started_ms)
+        if now - start < 60_000:
+            return
+        try:
+            ev = self.ledger.append(self.identity, Uptime(start, now), now)
+        except LedgerError as exc:
+            log.info("could not claim uptime: %s", exc)
+            return
+        self._publish([ev])
+
+    def _publish(self, events: list[Event]) -> None:
+        if self.mesh is not None and events:
+            self._spawn(self.mesh.publish_events(events))
+        self._on_ledger_events(events)
+
+    async def _keep_relay(self) -> None:
+        """Reconnect to a relay (any of the network's) with backoff when the connection ends."""
+        assert self.mesh is not None
+        hub = self.mesh.hub
+        while True:
+            await hub.relay_lost()
+            log.warning("lost the relay; reconnecting")
+            self._emit({"event": "error", "message": "lost the relay connection; reconnecting"})
+            failures = 0
+            while True:
+                delay = min(RELAY_BACKOFF_MAX_S, RELAY_BACKOFF_S * 2**failures)
+                await asyncio.sleep(delay * (0.5 + random.random() / 2))
+                try:
+                    relay = await self._connect_relay()
+                    break
+                except NodeError as exc:
+                    failures += 1
+                    log.info("relay still unreachable: %s", exc)
+            await hub.replace_relay(relay)
+            log.info("reconnected to %s (%d peers online)", relay.url, len(relay.peers))
+            self._emit({"event": "relay", "url": relay.url, "online": len(relay.peers)})
+            self._top_up_links(dial_any=True)
+
+    def _top_up_links(self, *, dial_any: bool = False) -> None:
+        """Dial peers the relay lists until TARGET_DEGREE links are open.
+
+        Only the peer with the smaller key dials a given pair in routine upkeep, so two
+        peers do not dial each other at once; after a (re)connect we dial anyone.
+        """
+        if self.mesh is None or self.identity is None:
+            return
+        hub, me = self.mesh.hub, self.identity.public_key
+        open_links = {p for p, link in hub.links.items() if link.open}
+        want = TARGET_DEGREE - len(open_links) - len(self._dialing)
+        if want <= 0:
+            return
+        candidates = [
+            p
+            for p in hub.online
+            if p != me and p not in open_links and p not in self._dialing and (dial_any or me < p)
+        ]
+        random.shuffle(candidates)
+        for peer in candidates[:want]:
+            self._spawn(self._dial(peer))
 
     async def _connect_relay(self) -> RelayClient:
         assert self.identity is not None
@@ -225,10 +364,22 @@ class Node:
 
     async def _dial(self, peer: bytes) -> None:
         assert self.mesh is not None
+        self._dialing.add(peer)
         try:
             await self.mesh.connect(peer)
         except (TimeoutError, RelayError, OSError) as exc:
             log.info("could not reach %s: %s", node_id_of(peer), exc or "timeout")
+        finally:
+            self._dialing.discard(peer)
+
+    def _on_link_lost(self, peer: bytes) -> None:
+        """A peer link closed: reassign what that worker held for us at once."""
+        now = now_ms()
+        for flow, _ in list(self._submits.values()):
+            actions = flow.on_peer_lost(peer, now)
+            if actions:
+                log.info("worker %s vanished; reassigning", node_id_of(peer))
+                self._spawn(self._perform(actions, flow))
 
     async def _on_link(self, link: PeerLink) -> None:
         assert self.mesh is not None
@@ -240,8 +391,21 @@ class Node:
         t.add_done_callback(self._bg.discard)
 
     async def stop(self) -> None:
+        """Hand back the tasks still running here (their submitters reassign them at once),
+        then close links, workers and the store."""
         if self._ticker is not None:
             self._ticker.cancel()
+        now = now_ms()
+        for task, wflow in list(self._works.items()):
+            if wflow.state == "executing":
+                running = self._running.pop(task, None)
+                if running is not None:
+                    running.cancel()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(
+                        self._perform(wflow.on_failed("the node is shutting down", now), wflow),
+                        2.0,
+                    )
         for t in list(self._bg):
             t.cancel()
         for _, fut in self._submits.values():
@@ -268,9 +432,15 @@ class Node:
                 if wflow.state in ("done", "abandoned", "cancelled", "expired"):
                     if now > wflow.deadline_ms:
                         del self._works[task]
+            if now - self._last_upkeep_ms >= UPKEEP_MS:
+                self._last_upkeep_ms = now
+                self._update_activity()
+                self._top_up_links()
+                self._maybe_stake()
+                self._maybe_claim_uptime(now)
 
     async def _on_gossip(self, g: Gossip, link: PeerLink) -> None:
-        if g.kind != "announce" or self.paused or self.identity is None:
+        if g.kind != "announce" or not self.activity.accepts_tasks or self.identity is None:
             return
         try:
             announce = TaskAnnounce.decode(g.body)
@@ -279,7 +449,12 @@ class Node:
             return
         if announce.sender == self.identity.public_key or announce.task in self._works:
             return
-        flow = WorkerFlow(self.identity, self.genesis.network_id, kinds=self.options.kinds)
+        flow = WorkerFlow(
+            self.identity,
+            self.genesis.network_id,
+            kinds=self.options.kinds,
+            limiter=self._announces_in,
+        )
         self._works[announce.task] = flow
         await self._perform(flow.on_announce(announce, now_ms()), flow)
 
@@ -338,7 +513,9 @@ class Node:
     async def _execute(self, flow: WorkerFlow, action: Execute) -> None:
         assert self.pool is not None
         try:
-            task = self.pool.submit(action.kind, action.payload)
+            assert flow.announce is not None
+            urgent = flow.announce.priority == "high"
+            task = self.pool.submit(action.kind, action.payload, urgent=urgent)
         except TaskError as exc:
             await self._perform(flow.on_failed(str(exc), now_ms()), flow)
             return
@@ -403,9 +580,10 @@ class Node:
             priority,
             now_ms() + int(timeout_s * 1000),
             k.verification.agree,
-            lambda worker: False,
+            self._trusted,
             random.Random(task_id),
             size=size,
+            limiter=self._claims_in,
         )
         fut: asyncio.Future[Verdict] = asyncio.get_running_loop().create_future()
         self._submits[task_id] = (flow, fut)
@@ -436,17 +614,66 @@ class Node:
                 cost += pay.amount
             except LedgerError as exc:
                 log.warning("could not settle with %s: %s", node_id_of(pay.worker), exc)
+        for dissent in verdict.dissenters:
+            if not dissent.evidence:
+                log.info("%s dissented without provable evidence", node_id_of(dissent.worker))
+                continue
+            try:
+                events.append(
+                    self.ledger.append(
+                        self.identity, Slash(dissent.worker, "wrong_result", dissent.evidence)
+                    )
+                )
+                log.warning("slashed %s for a wrong result", node_id_of(dissent.worker))
+            except LedgerError as exc:
+                log.info("cannot slash %s: %s", node_id_of(dissent.worker), exc)
         await self.mesh.publish_events(events)
         self._on_ledger_events(events)
         return cost
+
+    def _trusted(self, worker: bytes) -> bool:
+        """Reputation-weighted trust: a proven host may run a task alone (core/economics)."""
+        if self.ledger is None:
+            return False
+        acct = self.ledger.ledger.state.accounts.get(worker)
+        if acct is None or acct.staked < econ.STAKE_REQUIRED or acct.staked_since is None:
+            return False
+        return econ.may_run_alone(
+            acct.valid_results, now_ms() - acct.staked_since, acct.offences > 0
+        )
 
     # -- status ---------------------------------------------------------------------------
 
     def pause(self) -> None:
         self.paused = True
+        self._update_activity()
 
     def resume(self) -> None:
         self.paused = False
+        self._update_activity()
+
+    def _update_activity(self) -> None:
+        """Decide (core/activity.py) whether to contribute now, and at which CPU limit."""
+        sample = self.options.probe.sample()
+        t = time.localtime()
+        peers = sum(1 for link in self.mesh.hub.links.values() if link.open) if self.mesh else 0
+        conditions = Conditions(
+            paused=self.paused,
+            peers=peers,
+            weekday=t.tm_wday,
+            minute_of_day=t.tm_hour * 60 + t.tm_min,
+            idle_s=sample.idle_s,
+            on_battery=sample.on_battery,
+            battery_percent=sample.battery_percent,
+        )
+        new = decide(conditions, self.options.policy())
+        if new.state != self.activity.state:
+            log.info("state: %s (%s)", new.state, new.reason)
+            self._emit({"event": "state", "state": new.state, "reason": new.reason})
+        self.activity = new
+        if self.pool is not None:
+            if new.cpu_limit > 0 and abs(self.pool.cpu_limit - new.cpu_limit) > 1e-9:
+                self.pool.set_cpu_limit(new.cpu_limit)
 
     def stats(self) -> dict[str, Any]:
         """A snapshot for `edgenet status`, the control API and the tray (JSON-ready)."""
@@ -483,8 +710,5 @@ class Node:
 
     def state(self) -> tuple[str, str]:
         """(state, reason): contributing, paused, waiting_for_idle, on_battery or offline."""
-        if self.paused:
-            return "paused", "paused by the user"
-        if self.mesh is None or not any(link.open for link in self.mesh.hub.links.values()):
-            return "offline", "no peer connected"
-        return "contributing", "connected and accepting tasks"
+        self._update_activity()
+        return self.activity.state, self.activity.reason

@@ -209,10 +209,17 @@ class WorkerPool:
     # -- submitting -------------------------------------------------------------------
 
     def submit(
-        self, kind: str, payload: Json, *, task_id: str | None = None, limits: Limits | None = None
+        self,
+        kind: str,
+        payload: Json,
+        *,
+        task_id: str | None = None,
+        limits: Limits | None = None,
+        urgent: bool = False,
     ) -> PoolTask:
-        """Validate and queue a task. Raises PayloadError (or TaskError) at once if the
-        kind is unknown, not allowed here, or the payload is invalid."""
+        """Validate and queue a task (`urgent`: ahead of the others, for high priority).
+        Raises PayloadError (or TaskError) at once if the kind is unknown, not allowed
+        here, or the payload is invalid."""
         if self._closed:
             raise TaskError("the worker pool is shut down", code="closed")
         try:
@@ -226,7 +233,10 @@ class WorkerPool:
         with self._cond:
             if self._closed:  # shut down while the payload was being validated
                 raise TaskError("the worker pool is shut down", code="closed")
-            self._queue.append(task)
+            if urgent:
+                self._queue.appendleft(task)
+            else:
+                self._queue.append(task)
             self._ensure_slots()
             self._cond.notify()
         return task

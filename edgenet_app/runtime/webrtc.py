@@ -147,6 +147,26 @@ class PeerHub:
     def start(self) -> None:
         self._reader = asyncio.create_task(self._read_relay())
 
+    async def relay_lost(self) -> None:
+        """Return when the relay connection ends (links already open stay up)."""
+        if self._reader is not None:
+            await asyncio.shield(self._reader)
+
+    async def replace_relay(self, relay: RelayClient) -> None:
+        """Signal through a new relay connection from now on (after a reconnect)."""
+        old = self.relay
+        if self._reader is not None:
+            self._reader.cancel()
+        self.relay = relay
+        self.online = set(relay.peers)
+        for fut in self._answers.values():  # offers sent through the old relay are lost
+            if not fut.done():
+                fut.set_exception(RelayError("the relay connection was replaced"))
+        self._answers.clear()
+        self.start()
+        if old is not relay:
+            await old.close()
+
     async def _read_relay(self) -> None:
         while True:
             try:
