@@ -81,6 +81,7 @@ class SubmitterFlow:
         assign_timeout_ms: int = DEFAULT_ASSIGN_TIMEOUT_MS,
         audit_rate: float = SPOT_CHECK_RATE,
         limiter: TokenBucket | None = None,
+        only: tuple[bytes, ...] = (),
     ) -> None:
         if not 1 <= redundancy <= MAX_REDUNDANCY:
             raise ValueError(f"redundancy must be between 1 and {MAX_REDUNDANCY}")
@@ -105,6 +106,7 @@ class SubmitterFlow:
         self.assign_timeout_ms = assign_timeout_ms
         self.audit_rate = audit_rate
         self.limiter = limiter
+        self.only = only
         self.announce: TaskAnnounce | None = None
         self.verdict: Verdict | None = None
         self.assigned: dict[bytes, int] = {}  # worker -> assignment deadline
@@ -134,6 +136,7 @@ class SubmitterFlow:
             price=self.price,
             redundancy=self.announced_redundancy,
             deadline_ms=self.deadline_ms,
+            only=self.only,
         )
 
     def start(self, now_ms: int) -> list[Action]:
@@ -183,6 +186,8 @@ class SubmitterFlow:
             return [Rejected("a submitter cannot work on its own task")]
         if worker in self.failed:
             return [Rejected("worker already failed this task")]
+        if self.only and worker not in self.only:
+            return [Rejected("the task is reserved for other workers")]
         if worker in self._seen:
             return [Rejected("duplicate claim")]
         if self.open_slots <= 0 and len(self.standby) >= MAX_STANDBY:

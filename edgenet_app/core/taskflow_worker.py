@@ -100,6 +100,8 @@ class WorkerFlow:
             return [Rejected("own task")]
         if announce.deadline_ms <= now_ms:
             return [Rejected("task expired")]
+        if not announce.open_to(self.identity.public_key):
+            return [Rejected("the task is reserved for other workers")]
         if announce.kind not in self.kinds:
             return [Rejected(f"task kind {announce.kind!r} not accepted here")]
         minimum = self.min_price(announce)

@@ -26,6 +26,7 @@ the Ed25519 keys): the relay and other peers see only ciphertext.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
@@ -42,7 +43,8 @@ MAX_TS = 2**53
 MAX_REDUNDANCY = 7
 PRIORITIES = tuple(PRIORITY_FACTOR)  # low, normal, high
 
-MAX_ANNOUNCE_BYTES = 1024
+MAX_ANNOUNCE_BYTES = 2048
+MAX_ONLY = 14
 MAX_CLAIM_BYTES = 512
 MAX_CANCEL_BYTES = 1024
 MAX_ABANDON_BYTES = 1024
@@ -101,6 +103,9 @@ class TaskMessage(Record):
     @classmethod
     def create(cls, identity: Identity, **fields: Any) -> Self:
         """Build and sign a message; `sender` is the identity's public key."""
+        for f in dataclasses.fields(cls):  # type: ignore[arg-type]  # defaults are signed too
+            if f.name not in fields and f.default is not dataclasses.MISSING:
+                fields[f.name] = f.default
         fields["sender"] = identity.public_key
         fields["sig"] = identity.sign(cls._signed_bytes(fields))
         return cls(**fields)
@@ -141,11 +146,18 @@ class TaskAnnounce(TaskMessage):
     redundancy: int = spec(min=1, max=MAX_REDUNDANCY)
     deadline_ms: int = spec(min=0, max=MAX_TS)
     sig: bytes = spec(length=64)
+    # the only workers that may claim (those holding a vector collection); empty = anyone
+    only: tuple[bytes, ...] = spec(default=(), max_len=MAX_ONLY)
 
     def validate(self) -> None:
         if self.deadline_ms <= self.ts:
             raise SchemaError("deadline_ms", "must be after ts")
+        if any(len(k) != 32 for k in self.only) or len(set(self.only)) != len(self.only):
+            raise SchemaError("only", "must be distinct 32-byte public keys")
         super().validate()
+
+    def open_to(self, worker: bytes) -> bool:
+        return not self.only or worker in self.only
 
     @property
     def budget(self) -> int:

@@ -44,12 +44,23 @@ from ..core.taskflow import (
     Verdict,
     WorkerFlow,
 )
-from ..core.taskmsg import Abandon, Assign, Cancel, Claim, Result, TaskAnnounce, parse
+from ..core.taskmsg import (
+    MAX_REDUNDANCY,
+    PRIORITIES,
+    Abandon,
+    Assign,
+    Cancel,
+    Claim,
+    Result,
+    TaskAnnounce,
+    parse,
+)
 from ..tasks.base import Limits, TaskError
 from ..tasks.registry import get_kind
 from . import keystore
 from .ledger_store import LedgerStore, now_ms
 from .mesh import Mesh
+from .placement import COLLECTION_KINDS, Placement
 from .pool import PoolTask, WorkerPool
 from .probe import Probe, SystemProbe
 from .relay_client import RelayClient, RelayError
@@ -154,6 +165,8 @@ class Node:
         self._ticker: asyncio.Task[None] | None = None
         self._listeners: list[Callable[[dict[str, Any]], None]] = []
         self._dialing: set[bytes] = set()
+        self._reserved = 0  # budgets of tasks in flight (micro-credits)
+        self._placement: Placement | None = None
         self._last_upkeep_ms = 0
         self._last_uptime_claim_ms = 0
         self.activity = Activity("offline", "not started", 0.0)
@@ -259,6 +272,13 @@ class Node:
         if self.genesis.grant_for(me) and not (acct and acct.genesis_claimed):
             self.ledger.append(self.identity, GenesisGrant())
             log.info("claimed the genesis grant")
+
+    @property
+    def placement(self) -> Placement:
+        if self._placement is None:
+            assert self.ledger is not None
+            self._placement = Placement(self.ledger.store, self.genesis.network_id)
+        return self._placement
 
     def _maybe_stake(self) -> None:
         """Stake the required amount once it is available (auto_stake): staked workers earn
@@ -515,7 +535,12 @@ class Node:
         try:
             assert flow.announce is not None
             urgent = flow.announce.priority == "high"
-            task = self.pool.submit(action.kind, action.payload, urgent=urgent)
+            task = self.pool.submit(
+                action.kind,
+                action.payload,
+                urgent=urgent,
+                scope=node_id_of(flow.announce.sender),
+            )
         except TaskError as exc:
             await self._perform(flow.on_failed(str(exc), now_ms()), flow)
             return
@@ -553,8 +578,29 @@ class Node:
         """Run a task on the network, pay the workers that agreed, return the result."""
         if self.identity is None or self.ledger is None or self.mesh is None:
             raise NodeError("the node is not started")
+        if not (isinstance(redundancy, int) and 1 <= redundancy <= MAX_REDUNDANCY):
+            raise NodeError(f"redundancy must be 1–{MAX_REDUNDANCY}, got {redundancy!r}")
+        if priority not in PRIORITIES:
+            raise NodeError(f"priority must be one of {', '.join(PRIORITIES)}, got {priority!r}")
+        if not (isinstance(timeout_s, int | float) and 1 <= timeout_s <= 86_400):
+            raise NodeError(f"timeout must be 1–86400 seconds, got {timeout_s!r}")
         k = get_kind(kind)
-        size = k.size(k.parse(payload))
+        parsed = k.parse(payload)
+        size = k.size(parsed)
+        only: tuple[bytes, ...] = ()
+        collection: str | None = None
+        if kind in COLLECTION_KINDS:
+            collection = parsed.collection
+            only = self.placement.holders(collection)
+            if kind == "vector_search":
+                if not only:
+                    raise NodeError(
+                        f"no worker holds collection {collection!r} yet: "
+                        "insert vectors first (vector_insert)"
+                    )
+                redundancy = min(redundancy, len(only))
+            elif only:
+                redundancy = len(only)  # every holder applies every insert
         price = econ.task_price_micro(kind, size, priority)
         budget = price * redundancy
         if max_credits is not None and budget > max_credits:
@@ -563,10 +609,12 @@ class Node:
                 f"--max-credits is {econ.format_credits(max_credits)}"
             )
         available = self.ledger.ledger.balance(self.identity.public_key, now_ms()).available
+        available -= self._reserved
         if budget > available:
             raise NodeError(
                 f"the task needs {econ.format_credits(budget)} credits; "
-                f"{econ.format_credits(available)} are available"
+                f"{econ.format_credits(max(0, available))} are available"
+                + (" (the rest is reserved by tasks in flight)" if self._reserved else "")
             )
         task_id = os.urandom(16)
         flow = SubmitterFlow(
@@ -584,13 +632,27 @@ class Node:
             random.Random(task_id),
             size=size,
             limiter=self._claims_in,
+            only=only,
+            # a silent worker is replaced after half the task's time (≥ 5 s, ≤ 60 s)
+            assign_timeout_ms=int(min(60.0, max(5.0, timeout_s / 2)) * 1000),
         )
         fut: asyncio.Future[Verdict] = asyncio.get_running_loop().create_future()
         self._submits[task_id] = (flow, fut)
         self.tasks_submitted += 1
-        await self._perform(flow.start(now_ms()), flow)
-        verdict = await asyncio.wait_for(fut, timeout_s + 5)
-        cost = await self._settle(kind, verdict)
+        self._reserved += budget
+        try:
+            await self._perform(flow.start(now_ms()), flow)
+            verdict = await asyncio.wait_for(fut, timeout_s + 5)
+            cost = await self._settle(kind, verdict)
+        finally:
+            self._reserved -= budget
+            self._submits.pop(task_id, None)
+        if collection is not None and kind == "vector_insert" and verdict.verified:
+            self.placement.set_holders(collection, verdict.paid)
+        elif collection is not None and verdict.verified:  # a search: drop dissenters
+            lost = {d.worker for d in verdict.dissenters}
+            if lost:
+                self.placement.set_holders(collection, tuple(w for w in only if w not in lost))
         return SubmitResult(
             verdict.result,
             cost,

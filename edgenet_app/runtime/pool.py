@@ -24,6 +24,7 @@ import logging
 import math
 import multiprocessing
 import multiprocessing.connection
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -36,6 +37,8 @@ from ..tasks.base import Json, Limits, PayloadError, TaskError
 from ..tasks.registry import UnknownKind, get_kind
 from . import worker as worker_mod
 from .throttle import Throttle
+
+SCOPE_RE = re.compile(r"[a-z2-7]{24}")  # a node id
 
 log = logging.getLogger("edgenet.pool")
 
@@ -67,11 +70,14 @@ class TaskOutcome:
 class PoolTask:
     """A submitted task: a future for its outcome, and a way to cancel it."""
 
-    def __init__(self, task_id: str, kind: str, payload: Json, limits: Limits) -> None:
+    def __init__(
+        self, task_id: str, kind: str, payload: Json, limits: Limits, scope: str = ""
+    ) -> None:
         self.task_id = task_id
         self.kind = kind
         self.payload = payload
         self.limits = limits
+        self.scope = scope
         self.future: concurrent.futures.Future[TaskOutcome] = concurrent.futures.Future()
         self.cancel_requested = threading.Event()
         self.submitted = time.perf_counter()
@@ -216,10 +222,16 @@ class WorkerPool:
         task_id: str | None = None,
         limits: Limits | None = None,
         urgent: bool = False,
+        scope: str = "",
     ) -> PoolTask:
         """Validate and queue a task (`urgent`: ahead of the others, for high priority).
-        Raises PayloadError (or TaskError) at once if the kind is unknown, not allowed
-        here, or the payload is invalid."""
+
+        `scope` names whose stored data (vector collections) the task sees: "" the local
+        user's, a submitter's node id for network tasks, so peers cannot touch each
+        other's collections. Raises PayloadError (or TaskError) at once if the kind is
+        unknown, not allowed here, or the payload is invalid."""
+        if scope and not SCOPE_RE.fullmatch(scope):
+            raise ValueError(f"invalid task scope {scope!r}")
         if self._closed:
             raise TaskError("the worker pool is shut down", code="closed")
         try:
@@ -229,7 +241,9 @@ class WorkerPool:
         if self.allowed_kinds is not None and kind not in self.allowed_kinds:
             raise TaskError(f"task kind {kind!r} is not allowed on this node", code="not_allowed")
         k.parse(payload)
-        task = PoolTask(task_id or f"t{next(self._ids)}", kind, payload, limits or self.limits)
+        task = PoolTask(
+            task_id or f"t{next(self._ids)}", kind, payload, limits or self.limits, scope
+        )
         with self._cond:
             if self._closed:  # shut down while the payload was being validated
                 raise TaskError("the worker pool is shut down", code="closed")
@@ -347,7 +361,7 @@ class WorkerPool:
         w = self._get_worker(slot)
         self.throttle.set_busy(w.pid, True)
         try:
-            w.conn.send(("task", task.task_id, task.kind, task.payload, task.limits))
+            w.conn.send(("task", task.task_id, task.kind, task.payload, task.limits, task.scope))
         except (OSError, EOFError):
             self.throttle.set_busy(w.pid, False)
             return self._crashed(slot, w, task, start)

@@ -117,9 +117,8 @@ def main(conn: Connection, data_dir: str, memory_mb: int, model_dir: str | None)
 
     die_with_parent()
     baseline = cap_memory(memory_mb)
-    ctx = ExecContext(
-        Path(data_dir), Limits(memory_mb=memory_mb), Path(model_dir) if model_dir else None
-    )
+    base = Path(data_dir)
+    ctx = ExecContext(base, Limits(memory_mb=memory_mb), Path(model_dir) if model_dir else None)
     conn.send(("ready", os.getpid()))
     while True:
         try:
@@ -139,8 +138,9 @@ def main(conn: Connection, data_dir: str, memory_mb: int, model_dir: str | None)
             continue
         if msg[0] == "stop":
             return
-        _, task_id, kind, payload, limits = msg
+        _, task_id, kind, payload, limits, scope = msg
         ctx.limits = limits
+        ctx.data_dir = base / "peers" / scope if scope else base
         set_memory_cap(baseline, limits.memory_mb)
         start = _cpu()
         reply: tuple[Any, ...]
