@@ -13,7 +13,19 @@ from edgenet_app.core import codec
 from edgenet_app.core.errors import WireError
 from edgenet_app.core.events import GenesisGrant, Transfer
 from edgenet_app.core.ledger import Ledger
-from edgenet_app.core.peerwire import Dedup, Events, Gossip, LedgerSync, VersionVector, parse
+from edgenet_app.core.peerwire import (
+    MAX_DIRECT_BYTES,
+    PART_BYTES,
+    Dedup,
+    Events,
+    Gossip,
+    LedgerSync,
+    Part,
+    Reassembly,
+    VersionVector,
+    direct_frames,
+    parse,
+)
 
 A, B, C = NODES[:3]
 NOW = T0 + 10**9
@@ -117,3 +129,39 @@ def test_gossip_ttl_and_dedup() -> None:
     for i in range(10):
         d.first_time(bytes([i]) * 16, 2001)
     assert len(d._seen) <= 3
+
+
+# --- large direct messages in parts ------------------------------------------------------
+
+
+@given(size=st.integers(1, 3 * PART_BYTES + 7), seed=st.binary(min_size=1, max_size=8))
+def test_any_body_survives_splitting_and_reassembly(size: int, seed: bytes) -> None:
+    body = (seed * (size // len(seed) + 1))[:size]
+    frames = [parse(f) for f in direct_frames(body, b"\x01" * 16)]
+    if len(frames) == 1:
+        assert frames[0].body == body  # type: ignore[attr-defined]
+        return
+    r = Reassembly()
+    outs = [r.add(f, 0) for f in frames]  # type: ignore[arg-type]
+    assert outs[:-1] == [None] * (len(frames) - 1) and outs[-1] == body
+
+
+def test_contradicting_or_excess_parts_are_refused() -> None:
+    r = Reassembly(max_open=2)
+    r.add(Part(b"\x01" * 16, 0, 3, 10, b"abc"), 0)
+    with pytest.raises(WireError, match="disagree"):
+        r.add(Part(b"\x01" * 16, 1, 4, 10, b"abc"), 0)
+    r.add(Part(b"\x02" * 16, 0, 2, 4, b"ab"), 0)
+    with pytest.raises(WireError, match="twice"):
+        r.add(Part(b"\x02" * 16, 0, 2, 4, b"ab"), 0)
+    r.add(Part(b"\x03" * 16, 0, 2, 4, b"ab"), 0)
+    r.add(Part(b"\x04" * 16, 0, 2, 4, b"ab"), 0)
+    with pytest.raises(WireError, match="in flight"):
+        r.add(Part(b"\x05" * 16, 0, 2, 4, b"ab"), 0)
+    assert r.add(Part(b"\x06" * 16, 0, 2, 4, b"ab"), 61_000) is None  # stale ones expired
+    with pytest.raises(WireError, match="larger"):
+        r.add(Part(b"\x06" * 16, 1, 2, 4, b"abc"), 61_000)
+    with pytest.raises(WireError):
+        direct_frames(b"x" * (MAX_DIRECT_BYTES + 1), b"\x00" * 16)
+    with pytest.raises(WireError):
+        parse(Part(b"\x07" * 16, 0, 2, 4, b"ab").frame()[:-1] + b"\xff")

@@ -89,7 +89,80 @@ class Direct(Frame):
     body: bytes = spec(max_len=MAX_FRAME_BYTES - 64)
 
 
-FRAMES: dict[str, type[Frame]] = {f.T: f for f in (VersionVector, Events, Gossip, Direct)}
+MAX_DIRECT_BYTES = 4 * 1024 * 1024  # a whole task message (codec.MAX_MESSAGE_BYTES)
+PART_BYTES = 192 * 1024
+MAX_PARTS = -(-MAX_DIRECT_BYTES // PART_BYTES)
+
+
+@dataclass(frozen=True)
+class Part(Frame):
+    """One piece of a direct message too large for a frame (results, payloads)."""
+
+    T: ClassVar[str] = "part"
+    id: bytes = spec(length=16)
+    index: int = spec(min=0, max=MAX_PARTS - 1)
+    count: int = spec(min=2, max=MAX_PARTS)
+    total: int = spec(min=1, max=MAX_DIRECT_BYTES)
+    chunk: bytes = spec(min_len=1, max_len=PART_BYTES)
+
+    def validate(self) -> None:
+        if self.index >= self.count:
+            raise SchemaError("index", f"must be below count ({self.count})")
+        super().validate()
+
+
+def direct_frames(body: bytes, msg_id: bytes) -> list[bytes]:
+    """Frames carrying one direct message: one `direct`, or `part`s when it is large."""
+    if len(body) > MAX_DIRECT_BYTES:
+        raise WireError(f"direct message is {len(body)} bytes; limit {MAX_DIRECT_BYTES}")
+    if len(body) <= MAX_FRAME_BYTES - 1024:
+        return [Direct(body).frame()]
+    chunks = [body[i : i + PART_BYTES] for i in range(0, len(body), PART_BYTES)]
+    return [Part(msg_id, i, len(chunks), len(body), c).frame() for i, c in enumerate(chunks)]
+
+
+class Reassembly:
+    """Puts `part` frames from one peer back together, with bounded memory and time.
+
+    `add` returns the whole body when its last part arrives, None before, and raises
+    WireError when parts contradict each other or a peer opens too many at once.
+    """
+
+    def __init__(self, max_open: int = 8, ttl_ms: int = 60_000) -> None:
+        self.max_open = max_open
+        self.ttl_ms = ttl_ms
+        self._open: dict[bytes, tuple[int, int, int, dict[int, bytes]]] = {}
+
+    def add(self, part: Part, now_ms: int) -> bytes | None:
+        for key in [k for k, v in self._open.items() if now_ms - v[0] > self.ttl_ms]:
+            del self._open[key]
+        entry = self._open.get(part.id)
+        if entry is None:
+            if len(self._open) >= self.max_open:
+                raise WireError(f"more than {self.max_open} large messages in flight")
+            entry = (now_ms, part.count, part.total, {})
+            self._open[part.id] = entry
+        _, count, total, chunks = entry
+        if (part.count, part.total) != (count, total):
+            del self._open[part.id]
+            raise WireError("parts of one message disagree on its size")
+        if part.index in chunks:
+            del self._open[part.id]
+            raise WireError(f"part {part.index} received twice")
+        chunks[part.index] = part.chunk
+        if sum(map(len, chunks.values())) > total:
+            del self._open[part.id]
+            raise WireError("parts are larger than the announced total")
+        if len(chunks) < count:
+            return None
+        del self._open[part.id]
+        body = b"".join(chunks[i] for i in range(count))
+        if len(body) != total:
+            raise WireError(f"reassembled {len(body)} bytes, announced {total}")
+        return body
+
+
+FRAMES: dict[str, type[Frame]] = {f.T: f for f in (VersionVector, Events, Gossip, Direct, Part)}
 
 
 def parse(data: Any) -> Frame:

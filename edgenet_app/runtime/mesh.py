@@ -12,12 +12,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Awaitable, Callable
 
 from ..core.errors import WireError
 from ..core.events import Event
 from ..core.identity import node_id_of
-from ..core.peerwire import Dedup, Direct, Events, Gossip, LedgerSync, VersionVector, parse
+from ..core.peerwire import (
+    Dedup,
+    Direct,
+    Events,
+    Gossip,
+    LedgerSync,
+    Part,
+    Reassembly,
+    VersionVector,
+    direct_frames,
+    parse,
+)
 from .ledger_store import LedgerStore, now_ms
 from .webrtc import LinkClosed, PeerHub, PeerLink
 
@@ -65,6 +77,7 @@ class Mesh:
 
     async def _serve(self, link: PeerLink) -> None:
         sync = LedgerSync(self.ledger.ledger)
+        parts = Reassembly()
         try:
             for frame in sync.hello():
                 await link.send(frame)
@@ -75,7 +88,7 @@ class Mesh:
                     for frame in sync.hello():  # periodic anti-entropy
                         await link.send(frame)
                     continue
-                await self._handle(link, sync, data)
+                await self._handle(link, sync, parts, data)
         except LinkClosed:
             pass
         except asyncio.CancelledError:
@@ -89,7 +102,9 @@ class Mesh:
                     for cb in self.on_link_lost:
                         cb(link.remote)
 
-    async def _handle(self, link: PeerLink, sync: LedgerSync, data: bytes) -> None:
+    async def _handle(
+        self, link: PeerLink, sync: LedgerSync, parts: Reassembly, data: bytes
+    ) -> None:
         try:
             frame = parse(data)
         except WireError as exc:
@@ -112,6 +127,14 @@ class Mesh:
         elif isinstance(frame, Direct):
             if self.on_direct is not None:
                 await self.on_direct(frame.body, link)
+        elif isinstance(frame, Part):
+            try:
+                body = parts.add(frame, now_ms())
+            except WireError as exc:
+                await self._penalise(link, f"bad part: {exc}")
+                return
+            if body is not None and self.on_direct is not None:
+                await self.on_direct(body, link)
         elif isinstance(frame, Gossip):
             if not self.dedup.first_time(frame.id, now_ms()):
                 return
@@ -137,10 +160,12 @@ class Mesh:
 
     async def send_direct(self, peer: bytes, body: bytes) -> None:
         """Send a task message to one peer, dialing it first if there is no open link."""
+        frames = direct_frames(body, os.urandom(16))
         link = self.hub.links.get(peer)
         if link is None or not link.open:
             link = await self.connect(peer)
-        await link.send(Direct(body).frame())
+        for frame in frames:
+            await link.send(frame)
 
     async def publish_events(self, events: list[Event]) -> None:
         """Send our own new ledger events to every peer."""

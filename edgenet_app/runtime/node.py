@@ -255,6 +255,7 @@ class Node:
         self.mesh = Mesh(hub, self.ledger, on_gossip=self._on_gossip, on_direct=self._on_direct)
         self.mesh.on_new_events.append(self._on_ledger_events)
         self.mesh.on_link_lost.append(self._on_link_lost)
+        hub.on_left.append(self._on_link_lost)
         hub.start()
         self.started_ms = now_ms()
         self._last_uptime_claim_ms = self.started_ms
@@ -393,7 +394,8 @@ class Node:
             self._dialing.discard(peer)
 
     def _on_link_lost(self, peer: bytes) -> None:
-        """A peer link closed: reassign what that worker held for us at once."""
+        """A peer's link closed or it left the relay: reassign what it held for us at once
+        (a result it still sends is refused; the task does not wait for a dead worker)."""
         now = now_ms()
         for flow, _ in list(self._submits.values()):
             actions = flow.on_peer_lost(peer, now)
@@ -527,7 +529,7 @@ class Node:
                         entry[1].set_result(action.verdict)
                 elif isinstance(action, Rejected):
                     log.info("rejected: %s", action.reason)
-            except (TimeoutError, RelayError, OSError, ValueError) as exc:
+            except (TimeoutError, RelayError, WireError, OSError, ValueError) as exc:
                 log.info("could not perform %s: %s", type(action).__name__, exc or "timeout")
 
     async def _execute(self, flow: WorkerFlow, action: Execute) -> None:

@@ -139,6 +139,7 @@ class PeerHub:
         self.timeout_s = timeout_s
         self.on_link = on_link
         self.links: dict[bytes, PeerLink] = {}
+        self.on_left: list[Callable[[bytes], None]] = []
         self.online: set[bytes] = set(relay.peers)
         self._answers: dict[bytes, asyncio.Future[bytes]] = {}
         self._reader: asyncio.Task[None] | None = None
@@ -177,6 +178,8 @@ class PeerHub:
                 self.online.add(msg.peer)
             elif isinstance(msg, sig.Left):
                 self.online.discard(msg.peer)
+                for cb in self.on_left:  # the relay saw it go: usually a dead process
+                    cb(msg.peer)
             elif isinstance(msg, sig.Signal):
                 if msg.kind == "offer":
                     t = asyncio.create_task(self._accept(msg.to, msg.data))
