@@ -2,9 +2,39 @@
 
 Public API (grows with each layer):
     contribution_multiplier(network_cpu_hours) -> float
+    await init(site_id=..., contribution=..., ...) -> EdgeNode   (starts a node)
+    await submit(type=..., payload=..., options=...) -> dict      (runs one task)
+    await submit_batch([{type, payload, options}, ...]) -> list   (runs several)
+
+See `edgenet_app.api`. Importing the package stays light: the API module (and with it
+asyncio) loads on first use of one of its names; the node, WebRTC and the task kinds load
+when `init` or `submit` runs.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 from .core.economics import contribution_multiplier
 
-__all__ = ["__version__", "contribution_multiplier"]
+if TYPE_CHECKING:
+    from .api import ApiError, EdgeNode, init, submit, submit_batch
+
+__all__ = [
+    "ApiError",
+    "EdgeNode",
+    "__version__",
+    "contribution_multiplier",
+    "init",
+    "submit",
+    "submit_batch",
+]
+
+_API = frozenset({"ApiError", "EdgeNode", "init", "submit", "submit_batch"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        from . import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
