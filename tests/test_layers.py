@@ -31,3 +31,19 @@ def test_importing_core_loads_no_io_or_gui_module() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"core imported: {out.stdout.strip()}"
+
+
+def test_headless_commands_load_no_gui_module() -> None:
+    """`edgenet --headless`, `node`, `status` and the control API run without Qt."""
+    code = (
+        "import sys\n"
+        "from edgenet_app.cli import build_parser, expand_headless\n"
+        "import edgenet_app.cli.node_cmd, edgenet_app.cli.status_cmd\n"
+        "import edgenet_app.runtime.control, edgenet_app.runtime.control_client\n"
+        "args = build_parser().parse_args(expand_headless(['--headless', '--loopback']))\n"
+        "assert args.func.__name__ == '_node', args\n"
+        "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('PySide6', 'qasync'))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", f"headless imported: {out.stdout.strip()}"

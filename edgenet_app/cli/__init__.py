@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
         network_cmd,
         node_cmd,
         relay_cmd,
+        status_cmd,
         tasks_cmd,
     )
 
@@ -42,6 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", metavar="FILE", help="TOML settings file for headless deployments"
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.add_argument(
+        "--headless",
+        action="store_true",
+        help="run the contributor node without a GUI: the same as `edgenet node`, and takes "
+        "all of its options (edgenet --headless --relay URL --cpu-limit 0.5 ...)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     identity_cmd.register(sub)
     network_cmd.register(sub)
@@ -50,13 +57,47 @@ def build_parser() -> argparse.ArgumentParser:
     relay_cmd.register(sub)
     ledger_cmd.register(sub)
     node_cmd.register(sub)
+    status_cmd.register(sub)
     demo_cmd.register(sub)
     return parser
 
 
+_GLOBAL_WITH_VALUE = ("--data-dir", "--config")
+_GLOBAL_FLAGS = ("-v", "--verbose")
+
+
+def _global_option(args: list[str], i: int) -> int:
+    """How many tokens the global option at `args[i]` takes (0: it is not one)."""
+    if args[i] in _GLOBAL_WITH_VALUE:
+        return 2
+    if args[i] in _GLOBAL_FLAGS or args[i].startswith(("--data-dir=", "--config=")):
+        return 1
+    return 0
+
+
+def expand_headless(argv: Sequence[str]) -> list[str]:
+    """`edgenet [global options] --headless [options]` -> `edgenet [global options] node
+    [options]`. Global options given after --headless move in front of `node`."""
+    args, i = list(argv), 0
+    while i < len(args) and args[i] != "--headless":
+        step = _global_option(args, i)
+        if not step:  # a command comes first: nothing to expand
+            return args
+        i += step
+    if i == len(args):
+        return args
+    front, tail, j = args[:i], args[i + 1 :], 0
+    rest: list[str] = []
+    while j < len(tail):
+        step = _global_option(tail, j)
+        (front if step else rest).extend(tail[j : j + max(step, 1)])
+        j += max(step, 1)
+    return [*front, "node", *rest]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(expand_headless(sys.argv[1:] if argv is None else argv))
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",

@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,12 @@ def _spawn(args: list[str], log: Path) -> subprocess.Popen[str]:
     )
 
 
+def _drain(stream: Any) -> None:
+    """Read a node's JSON-lines notifications so its stdout pipe never fills up."""
+    for _ in stream:
+        pass
+
+
 def _demo(args: argparse.Namespace) -> int:
     if not 1 <= args.nodes <= 20 or not 1 <= args.tasks <= 1000:
         raise EdgenetError("--nodes must be 1–20 and --tasks 1–1000")
@@ -80,11 +87,18 @@ async def _run(tmp: Path, n_nodes: int, n_tasks: int, redundancy: int) -> int:
     t_start = time.perf_counter()
     sub_dir = tmp / "submitter"
     me = keystore.create_identity(sub_dir, ops=1, mem=8192)
+    # each contributor gets the stake it needs: staked workers earn the multiplier's bonus
+    contributors = [
+        keystore.create_identity(tmp / f"node{i}", ops=1, mem=8192) for i in range(n_nodes)
+    ]
     genesis = Genesis.create(
         Identity.generate(),
         "edgenet-demo",
         int(time.time() * 1000) - 60_000,
-        grants=((me.node_id, 10_000 * econ.MICRO),),
+        grants=(
+            (me.node_id, 10_000 * econ.MICRO),
+            *((c.node_id, econ.STAKE_REQUIRED) for c in contributors),
+        ),
     )
     net = tmp / "demo.net"
     write_network(genesis, net)
@@ -121,6 +135,7 @@ async def _run(tmp: Path, n_nodes: int, n_tasks: int, redundancy: int) -> int:
             ready = json.loads(p.stdout.readline() or "{}")
             if ready.get("event") != "ready":
                 raise EdgenetError(f"node {i} did not start (see {tmp / f'node{i}.log'})")
+            threading.Thread(target=_drain, args=(p.stdout,), daemon=True).start()
             names.append(ready["node_id"])
             print(f"node {i:<7} {ready['node_id']}  ready in {ready['ready_s']:.2f} s")
         opts = NodeOptions(
@@ -153,15 +168,25 @@ async def _run(tmp: Path, n_nodes: int, n_tasks: int, redundancy: int) -> int:
         assert node.ledger is not None
         ledger = node.ledger.ledger
         now = int(time.time() * 1000)
-        print("\nnode                       available        locked     tasks paid")
+        print(
+            "\nnode                         available       locked   staked  tasks paid"
+        )
         for name in [me.node_id, *names]:
             key = next((k for k in ledger.state.accounts if node_id_of(k) == name), None)
             bal = ledger.balance(key, now) if key else None
             paid = ledger.state.accounts[key].valid_results if key else 0
             print(
                 f"{name:<26} {econ.format_credits(bal.available if bal else 0):>12} "
-                f"{econ.format_credits(bal.locked if bal else 0):>12}  {paid:>8}"
+                f"{econ.format_credits(bal.locked if bal else 0):>12} "
+                f"{econ.format_credits(bal.staked if bal else 0):>8}  {paid:>10}"
             )
+        spent = sum(r[4] for r in rows)
+        bonus = ledger.state.minted.get("task_bonus", 0)
+        print(
+            f"\ncontributors earned {econ.format_credits(spent + bonus)} credits: "
+            f"{econ.format_credits(spent)} paid by the submitter + "
+            f"{econ.format_credits(bonus)} minted as the early-contributor bonus"
+        )
         done = sum(1 for r in rows if r[1])
         lat = sorted(r[2] for r in rows if r[1])
         p50 = lat[len(lat) // 2] if lat else 0.0

@@ -12,10 +12,12 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core import economics as econ
 from ..core.errors import EdgenetError
+from ..core.genesis import Genesis
+from ..core.settings import SettingValue
 from ..runtime import paths
 from ..runtime.config import add_settings_flags, effective_settings, overrides_from_args
 from ..runtime.networks import load_network
@@ -24,7 +26,13 @@ from ..tasks.base import Limits
 from .io import jsonable, read_payload, until_stopped
 from .network_cmd import add_network_option
 
+if TYPE_CHECKING:
+    from ..runtime.control_client import ControlClient
+    from ..runtime.node import Node, NodeOptions
+
 log = logging.getLogger("edgenet.cli")
+
+FLUSH_TIMEOUT_S = 5.0
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -49,7 +57,13 @@ def register(sub: Any) -> None:
     add_settings_flags(n)
     n.set_defaults(func=_node)
 
-    s = sub.add_parser("submit", help="submit one task to the network and print its result")
+    s = sub.add_parser(
+        "submit",
+        help="submit one task to the network and print its result",
+        description="Submit one task and print its result. If a node is running for the data "
+        "dir, the task goes through it (its --relay/--loopback/settings apply); otherwise a "
+        "short-lived node is started for the task.",
+    )
     _common(s)
     s.add_argument("--type", dest="kind", required=True, metavar="KIND", choices=econ.TASK_KINDS)
     s.add_argument("--payload-file", required=True, metavar="FILE")
@@ -61,91 +75,127 @@ def register(sub: Any) -> None:
     s.set_defaults(func=_submit)
 
 
-def _options(args: argparse.Namespace, data_dir: Path) -> Any:
+def _options(
+    args: argparse.Namespace, data_dir: Path
+) -> tuple[NodeOptions, dict[str, SettingValue]]:
+    """The node's options, and the settings flags given (the control API needs them)."""
     from ..runtime.node import NodeOptions
 
+    overrides = overrides_from_args(args)  # {} for submit, which takes no settings flags
     store = Store.open(paths.store_path(paths.ensure_private_dir(data_dir)))
     try:
-        overrides = overrides_from_args(args) if hasattr(args, "cpu_limit") else {}
         eff = effective_settings(store, args.config, overrides).values
     finally:
         store.close()
     relays = tuple(args.relay) or tuple(eff["network.relays"])  # type: ignore[arg-type]
-    return NodeOptions(
+    options = NodeOptions(
         relays=relays,
         cpu_limit=float(eff["cpu_limit"]),  # type: ignore[arg-type]
         kinds=tuple(eff["task_kinds"]),  # type: ignore[arg-type]
         ice_servers=tuple(eff["network.ice_servers"]),  # type: ignore[arg-type]
         loopback=args.loopback,
         limits=Limits(memory_mb=int(eff["memory_limit_mb"])),  # type: ignore[arg-type]
+        min_idle_s=float(eff["idle.min_idle_seconds"]),  # type: ignore[arg-type]
+        work_while_in_use=bool(eff["idle.work_while_in_use"]),
+        in_use_cpu_limit=float(eff["idle.in_use_cpu_limit"]),  # type: ignore[arg-type]
+        respect_battery=bool(eff["idle.respect_battery"]),
+        battery_threshold=int(eff["idle.battery_threshold"]),  # type: ignore[arg-type]
+        schedule=str(eff["schedule"]),
+        auto_stake=bool(eff["auto_stake"]),
     )
+    return options, overrides
+
+
+def _print_line(record: dict[str, Any]) -> None:
+    print(json.dumps(record, default=jsonable), flush=True)
 
 
 def _node(args: argparse.Namespace) -> int:
+    """Run until SIGINT/SIGTERM. Standard output is structured: a "ready" line, one line per
+    node notification (`Node.subscribe` plus "t", the wall-clock time), a "stopped" line."""
+    from ..runtime.control import ControlServer
+    from ..runtime.control_client import ControlClient
     from ..runtime.node import Node
 
     logging.getLogger("edgenet").setLevel(logging.DEBUG if args.verbose else logging.INFO)
     data_dir = paths.data_dir(args.data_dir)
+    running = ControlClient.discover(data_dir)
+    if running is not None:
+        raise EdgenetError(f"a node is already running for {data_dir} (pid {running.pid})")
     genesis = load_network(args.network)
-    options = _options(args, data_dir)
+    options, overrides = _options(args, data_dir)
 
     async def main() -> None:
         node = Node(data_dir, genesis, options)
+        early: list[dict[str, Any]] = []  # notifications before the "ready" line
+        ready = False
+
+        def notify(event: dict[str, Any]) -> None:
+            record = {**event, "t": time.time()}
+            if ready:
+                _print_line(record)
+            else:
+                early.append(record)
+
+        node.subscribe(notify)
         t0 = time.perf_counter()
         await node.start()
-        stats = node.stats()
-        print(
-            json.dumps(
+        control = ControlServer(node, data_dir, config_file=args.config, overrides=overrides)
+        try:
+            port = await control.start()
+            stats = node.stats()
+            _print_line(
                 {
                     "event": "ready",
                     "node_id": stats["node_id"],
                     "network": genesis.name,
                     "peers": len(stats["peers"]),
+                    "control_port": port,
                     "ready_s": round(time.perf_counter() - t0, 3),
                 }
-            ),
-            flush=True,
-        )
-        await until_stopped()
-        await node.stop()
-        print(json.dumps({"event": "stopped", "node_id": stats["node_id"]}), flush=True)
+            )
+            for record in early:
+                _print_line(record)
+            ready = True
+            await until_stopped()
+        finally:
+            await control.stop()
+            await node.stop()
+        _print_line({"event": "stopped", "node_id": stats["node_id"]})
 
     asyncio.run(main())
     return 0
 
 
+async def _flushed(node: Node, timeout_s: float = FLUSH_TIMEOUT_S) -> bool:
+    """Wait (bounded) until a peer link is open and every open link has handed its queued
+    frames, the settlement events `submit` published among them, to the network."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        links = [link for link in node.mesh.hub.links.values() if link.open] if node.mesh else []
+        if links and all(link.channel.bufferedAmount == 0 for link in links):
+            return True
+        await asyncio.sleep(0.02)
+    return False
+
+
 def _submit(args: argparse.Namespace) -> int:
-    from ..runtime.node import Node
+    from ..runtime.control_client import ControlClient
 
     if not 1 <= args.redundancy <= 7:
         raise EdgenetError(f"--redundancy {args.redundancy}: allowed 1–7")
-    max_credits = econ.parse_credits(args.max_credits) if args.max_credits else None
+    try:
+        max_credits = econ.parse_credits(args.max_credits) if args.max_credits else None
+    except ValueError as exc:
+        raise EdgenetError(f"--max-credits: {exc}") from None
     payload = read_payload(args.payload_file)
     data_dir = paths.data_dir(args.data_dir)
     genesis = load_network(args.network)
-    options = _options(args, data_dir)
-
-    async def main() -> dict[str, Any]:
-        node = Node(data_dir, genesis, options)
-        await node.start()
-        try:
-            deadline = time.monotonic() + min(args.timeout, 30)
-            while len(node.stats()["peers"]) < args.redundancy and time.monotonic() < deadline:
-                await asyncio.sleep(0.1)
-            out = await node.submit(
-                args.kind,
-                payload,
-                redundancy=args.redundancy,
-                priority=args.priority,
-                timeout_s=args.timeout,
-                max_credits=max_credits,
-            )
-            await asyncio.sleep(0.5)  # let the settlement reach the peers
-            return out.as_dict()
-        finally:
-            await node.stop()
-
-    result = asyncio.run(main())
+    client = ControlClient.discover(data_dir)
+    if client is not None:
+        result = _submit_through(client, args, payload, genesis, data_dir)
+    else:
+        result = asyncio.run(_submit_alone(args, payload, max_credits, genesis, data_dir))
     if args.json:
         print(json.dumps(result, default=jsonable))
     else:
@@ -156,3 +206,58 @@ def _submit(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 0 if result["verified"] else 3
+
+
+def _submit_through(
+    client: ControlClient, args: argparse.Namespace, payload: Any, genesis: Genesis, data_dir: Path
+) -> dict[str, Any]:
+    """Submit through the node already running for the data dir (it pays, its peers work)."""
+    status = client.sync(client.status())
+    if status.get("network_id") != genesis.network_id.hex():
+        raise EdgenetError(
+            f"the node running for {data_dir} is on network {status.get('network')!r}, not "
+            f"{genesis.name!r} ({genesis.network_id.hex()[:16]}…); stop it or use another "
+            "--data-dir"
+        )
+    return client.sync(
+        client.submit(
+            args.kind,
+            payload,
+            redundancy=args.redundancy,
+            priority=args.priority,
+            max_credits=args.max_credits,
+            timeout_s=args.timeout,
+        )
+    )
+
+
+async def _submit_alone(
+    args: argparse.Namespace,
+    payload: Any,
+    max_credits: int | None,
+    genesis: Genesis,
+    data_dir: Path,
+) -> dict[str, Any]:
+    """Start a short-lived node, submit, and stay until the settlements have been sent."""
+    from ..runtime.node import Node
+
+    options, _ = _options(args, data_dir)
+    node = Node(data_dir, genesis, options)
+    await node.start()
+    try:
+        deadline = time.monotonic() + min(args.timeout, 30)
+        while len(node.stats()["peers"]) < args.redundancy and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        out = await node.submit(
+            args.kind,
+            payload,
+            redundancy=args.redundancy,
+            priority=args.priority,
+            timeout_s=args.timeout,
+            max_credits=max_credits,
+        )
+        if out.workers and not await _flushed(node):
+            log.warning("the settlements may not have reached the workers yet")
+        return out.as_dict()
+    finally:
+        await node.stop()
