@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import signal
 import sys
@@ -43,13 +42,6 @@ def read_payload(source: str) -> Any:
         ) from None
     except (ValueError, RecursionError) as exc:  # huge integers, absurd nesting
         raise InputError(f"{source} cannot be read as a payload: {exc}") from None
-
-
-def jsonable(value: Any) -> Any:
-    """`json.dumps` default: binary values print as base64 text, the form payload files use."""
-    if isinstance(value, bytes | bytearray | memoryview):
-        return base64.b64encode(bytes(value)).decode("ascii")
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 async def until_stopped() -> None:

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._json import jsonable
 from ..core import economics as econ
 from ..core.errors import EdgenetError
 from ..core.genesis import Genesis
@@ -23,7 +24,7 @@ from ..runtime.config import add_settings_flags, effective_settings, overrides_f
 from ..runtime.networks import load_network
 from ..runtime.store import Store
 from ..tasks.base import Limits
-from .io import jsonable, read_payload, until_stopped
+from .io import read_payload, until_stopped
 from .network_cmd import add_network_option
 
 if TYPE_CHECKING:

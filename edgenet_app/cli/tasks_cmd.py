@@ -7,12 +7,13 @@ import json
 import sys
 from typing import Any
 
+from .._json import jsonable
 from ..core import economics as econ
 from ..core.errors import EdgenetError
 from ..runtime import paths
 from ..tasks.base import Limits, PayloadError, TaskError
 from ..tasks.registry import UnknownKind, all_kinds, get_kind, kind_names
-from .io import jsonable, read_payload
+from .io import read_payload
 
 
 class TaskCommandError(EdgenetError):

@@ -34,13 +34,13 @@ from typing import Any
 
 from aiohttp import web
 
-from ..cli.io import jsonable
+from .._fs import atomic_write
+from .._json import jsonable
 from ..core import economics as econ
 from ..core.errors import EdgenetError, SettingsError
 from ..core.identity import node_id_of
 from ..core.settings import SettingValue, get_setting, validate
 from ..core.taskmsg import MAX_REDUNDANCY, PRIORITIES
-from . import keystore
 from .config import EffectiveSettings, SettingsStore, effective_settings, store_setting
 from .control_client import HOST, control_path, read_control_file
 from .node import Node, NodeError
@@ -256,7 +256,7 @@ class ControlServer:
         )
         info = {"port": self.port, "token": self._token, "pid": os.getpid()}
         try:
-            keystore._replace(control_path(self.data_dir), json.dumps(info).encode(), 0o600)
+            atomic_write(control_path(self.data_dir), json.dumps(info).encode(), 0o600)
         except OSError as exc:
             await self._runner.cleanup()
             self._runner = None

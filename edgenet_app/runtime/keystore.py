@@ -19,7 +19,6 @@ import getpass
 import json
 import logging
 import os
-import secrets
 import stat
 import time
 from collections.abc import Callable, Mapping
@@ -28,7 +27,7 @@ from pathlib import Path
 
 import nacl.pwhash
 
-from .._fs import fsync_dir
+from .._fs import atomic_write, fsync_dir, temp_file
 from ..core import keyfile
 from ..core.errors import IdentityError
 from ..core.identity import Identity, encryption_public_key, node_id_of
@@ -159,30 +158,11 @@ def _ensure_data_dir(path: Path) -> None:
         raise IdentityError(f"cannot create {path}: {exc.strerror or exc}") from None
 
 
-def _temp_file(path: Path, data: bytes, mode: int) -> Path:
-    """Write `data` to a fresh, fsynced temp file beside `path` and return its name."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    flags |= getattr(os, "O_NOFOLLOW", 0)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, flags, mode)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        tmp.unlink(missing_ok=True)
-        raise
-    os.close(fd)
-    return tmp
-
-
 def _write_new(path: Path, data: bytes, mode: int = 0o600) -> None:
     """Atomically create `path`; FileExistsError if anything is already there."""
     if os.path.lexists(path):
         raise FileExistsError(errno.EEXIST, "file exists", str(path))
-    tmp = _temp_file(path, data, mode)
+    tmp = temp_file(path, data, mode)
     try:
         try:
             os.link(tmp, path)  # unlike rename, link never replaces an existing file
@@ -194,17 +174,6 @@ def _write_new(path: Path, data: bytes, mode: int = 0o600) -> None:
             os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-    fsync_dir(path.parent)
-
-
-def _replace(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Atomically put `data` at `path`, replacing what is there."""
-    tmp = _temp_file(path, data, mode)
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     fsync_dir(path.parent)
 
 
@@ -321,7 +290,7 @@ def import_keyfile(
                 break
             except FileExistsError:
                 continue
-        _replace(path, data)
+        atomic_write(path, data)
     except OSError as exc:
         raise IdentityError(f"cannot write {exc.filename or path}: {exc.strerror or exc}") from None
     log.info("imported identity %s into %s (old key kept as %s)", identity.node_id, path, backup)

@@ -65,7 +65,13 @@ class Relay:
         app = web.Application()
         app.router.add_get("/ws", self.handle)
         app.router.add_get("/health", self.health)
+        app.on_shutdown.append(self._close_all)
         return app
+
+    async def _close_all(self, app: web.Application) -> None:
+        """On shutdown, close every client at once (peers reconnect to another relay)."""
+        for ws in list(self.clients.values()):
+            await ws.close(code=1001, message=b"relay shutting down")
 
     async def health(self, request: web.Request) -> web.Response:
         return web.json_response(
@@ -185,7 +191,7 @@ class Relay:
 async def serve(genesis: Genesis, host: str, port: int) -> tuple[web.AppRunner, int]:
     """Start a relay; returns the runner (to clean up) and the bound port."""
     relay = Relay(genesis)
-    runner = web.AppRunner(relay.app(), access_log=None)
+    runner = web.AppRunner(relay.app(), access_log=None, shutdown_timeout=2.0)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
