@@ -483,3 +483,30 @@ def test_status_without_a_running_node_exits_1(tmp_path: Path) -> None:
         assert out.stderr == (
             f"edgenet: error: no node is running for {tmp_path} (start one with: edgenet node)\n"
         )
+
+
+async def test_history_lists_recent_tasks_and_checks_its_limit(tmp_path: Path) -> None:
+    node = FakeHistoryNode()
+    server = ControlServer(node, tmp_path)  # type: ignore[arg-type]
+    await server.start()
+    try:
+        client = ControlClient.discover(tmp_path)
+        assert client is not None
+        assert await client.history(5) == {"tasks": [{"kind": "embedding"}], "earnings": []}
+        assert node.asked == [5]
+        with pytest.raises(ControlError, match="limit must be an integer 1–1000"):
+            await client.request("GET", "/v1/history?limit=0")
+    finally:
+        await server.stop()
+
+
+class FakeHistoryNode:
+    def __init__(self) -> None:
+        self.asked: list[int] = []
+
+    def history(self, limit: int) -> dict[str, object]:
+        self.asked.append(limit)
+        return {"tasks": [{"kind": "embedding"}], "earnings": []}
+
+    def subscribe(self, cb: object) -> object:
+        return lambda: None

@@ -89,3 +89,15 @@ async def test_a_task_runs_on_three_workers_is_verified_and_paid(
         assert bal.locked == price  # paid, locked for an hour (unstaked: no bonus)
     state = submitter.ledger.ledger.state  # type: ignore[union-attr]
     assert state.total_supply == state.total_minted - state.burned
+    # the dashboard's view: task history on both sides, earnings, rank
+    sub_hist = submitter.history()
+    assert [(t["role"], t["status"], t["kind"]) for t in sub_hist["tasks"]] == [
+        ("submitted", "done", "encryption")
+    ]
+    assert sub_hist["tasks"][0]["credits"] == econ.format_credits(3 * price)
+    for w in workers:
+        h = w.history()
+        assert [(t["role"], t["status"]) for t in h["tasks"]] == [("executed", "done")]
+        assert [p[1] for p in h["earnings"]] == [price]
+        assert w.stats()["rank"][1] == 4  # the submitter and three workers hold credits
+    assert submitter.stats()["rank"] == [1, 4]

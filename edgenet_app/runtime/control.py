@@ -9,6 +9,7 @@ never a traceback. `edgenet status/peers/pause/resume/submit` and the tray app u
 
     GET  /v1/status     node.stats() plus network_id
     GET  /v1/peers      [{node_id, open, bytes_in, bytes_out}]
+    GET  /v1/history    {tasks: recent task lines, earnings: [[ts_ms, cumulative µcr]]} ?limit=
     POST /v1/pause      stop accepting tasks; returns the new status
     POST /v1/resume     accept tasks again; returns the new status
     GET  /v1/settings   effective settings: {values, sources, warnings}
@@ -239,6 +240,7 @@ class ControlServer:
             [
                 web.get("/v1/status", self._status),
                 web.get("/v1/peers", self._peers),
+                web.get("/v1/history", self._history),
                 web.post("/v1/pause", self._pause),
                 web.post("/v1/resume", self._resume),
                 web.get("/v1/settings", self._get_settings),
@@ -333,6 +335,12 @@ class ControlServer:
             for key, link in links.items()
         ]
         return _reply(sorted(peers, key=lambda p: str(p["node_id"])))
+
+    async def _history(self, request: web.Request) -> web.Response:
+        raw = request.query.get("limit", "50")
+        if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+            raise Refused(400, f"limit must be an integer 1–1000, got {raw!r}")
+        return _reply(self.node.history(int(raw)))
 
     async def _pause(self, request: web.Request) -> web.Response:
         self.node.pause()

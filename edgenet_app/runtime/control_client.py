@@ -114,6 +114,10 @@ class ControlClient:
         out: list[dict[str, Any]] = await self.request("GET", "/v1/peers")
         return out
 
+    async def history(self, limit: int = 50) -> dict[str, Any]:
+        out: dict[str, Any] = await self.request("GET", f"/v1/history?limit={int(limit)}")
+        return out
+
     async def pause(self) -> dict[str, Any]:
         out: dict[str, Any] = await self.request("POST", "/v1/pause")
         return out

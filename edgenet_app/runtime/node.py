@@ -64,6 +64,7 @@ from .placement import COLLECTION_KINDS, Placement
 from .pool import PoolTask, WorkerPool
 from .probe import Probe, SystemProbe
 from .relay_client import RelayClient, RelayError
+from .store import StoreError, TaskRecord
 from .webrtc import PeerHub, PeerLink, loopback_only
 
 log = logging.getLogger("edgenet.node")
@@ -547,9 +548,22 @@ class Node:
             await self._perform(flow.on_failed(str(exc), now_ms()), flow)
             return
         self._running[action.task] = task
+        started = now_ms()
         outcome = await task.wait()
         self._running.pop(action.task, None)
         self.cpu_donated_ms += int(outcome.cpu_s * 1000)
+        self._record(
+            TaskRecord(
+                action.task.hex(),
+                action.kind,
+                "executed",
+                "done" if outcome.ok else "failed",
+                started,
+                now_ms(),
+                flow.announce.price,
+                None if outcome.ok else f"{outcome.error_code}: {outcome.error}"[:500],
+            )
+        )
         self._emit(
             {
                 "event": "task",
@@ -642,13 +656,26 @@ class Node:
         self._submits[task_id] = (flow, fut)
         self.tasks_submitted += 1
         self._reserved += budget
+        started = now_ms()
         try:
-            await self._perform(flow.start(now_ms()), flow)
+            await self._perform(flow.start(started), flow)
             verdict = await asyncio.wait_for(fut, timeout_s + 5)
             cost = await self._settle(kind, verdict)
         finally:
             self._reserved -= budget
             self._submits.pop(task_id, None)
+        self._record(
+            TaskRecord(
+                task_id.hex(),
+                kind,
+                "submitted",
+                "done" if verdict.verified else "failed",
+                started,
+                now_ms(),
+                cost,
+                None if verdict.verified else verdict.reason[:500],
+            )
+        )
         if collection is not None and kind == "vector_insert" and verdict.verified:
             self.placement.set_holders(collection, verdict.paid)
         elif collection is not None and verdict.verified:  # a search: drop dissenters
@@ -694,6 +721,61 @@ class Node:
         await self.mesh.publish_events(events)
         self._on_ledger_events(events)
         return cost
+
+    def _record(self, record: TaskRecord) -> None:
+        if self.ledger is None:
+            return
+        try:
+            self.ledger.store.record_task(record)
+        except (ValueError, StoreError) as exc:  # history is a convenience: never fail a task
+            log.warning("could not record task %s: %s", record.task_id, exc)
+
+    def history(self, limit: int = 50) -> dict[str, Any]:
+        """For the dashboard: recent tasks, and this node's earnings over time.
+
+        `earnings` are cumulative micro-credits paid to this node by settlements (task
+        payments), one point per settlement in timestamp order, at most 500 points.
+        """
+        tasks = []
+        if self.ledger is not None:
+            for r in self.ledger.store.task_history(max(0, min(limit, 1000))):
+                tasks.append(
+                    {
+                        "task": r.task_id,
+                        "kind": r.kind,
+                        "role": r.role,
+                        "status": r.status,
+                        "created_ms": r.created_ms,
+                        "finished_ms": r.finished_ms,
+                        "credits": econ.format_credits(r.cost_micro),
+                        "error": r.error,
+                    }
+                )
+        earnings: list[list[int]] = []
+        if self.ledger is not None and self.identity is not None:
+            me = self.identity.public_key
+            paid = sorted(
+                (ev.ts, ev.body.amount)
+                for ev in self.ledger.ledger.events()
+                if isinstance(ev.body, Settlement) and ev.body.worker == me
+            )
+            total = 0
+            for ts, amount in paid:
+                total += amount
+                earnings.append([ts, total])
+            if len(earnings) > 500:
+                step = len(earnings) / 500
+                earnings = [earnings[int(i * step)] for i in range(499)] + [earnings[-1]]
+        return {"tasks": tasks, "earnings": earnings}
+
+    def rank(self) -> tuple[int, int]:
+        """(#N, of M): this node's place among all accounts by total credits."""
+        if self.ledger is None or self.identity is None:
+            return 0, 0
+        ledger, now = self.ledger.ledger, now_ms()
+        totals = {k: ledger.balance(k, now).total for k in ledger.state.accounts}
+        mine = totals.get(self.identity.public_key, 0)
+        return 1 + sum(1 for v in totals.values() if v > mine), max(1, len(totals))
 
     def _trusted(self, worker: bytes) -> bool:
         """Reputation-weighted trust: a proven host may run a task alone (core/economics)."""
@@ -766,6 +848,8 @@ class Node:
             if acct
             else econ.reputation_score(0, 0),
             "multiplier": self.ledger.ledger.multiplier() if self.ledger else 10.0,
+            "network_cpu_hours": self.ledger.ledger.network_cpu_hours() if self.ledger else 0.0,
+            "rank": list(self.rank()),
             "peers": peers,
             "cpu_donated_s": round(self.cpu_donated_ms / 1000, 3),
             "state": state,
