@@ -12,6 +12,8 @@ never a traceback. `edgenet status/peers/pause/resume/submit` and the tray app u
     GET  /v1/history    {tasks: recent task lines, earnings: [[ts_ms, cumulative µcr]]} ?limit=
     POST /v1/pause      stop accepting tasks; returns the new status
     POST /v1/resume     accept tasks again; returns the new status
+    POST /v1/snooze     {seconds: 1–604800}: pause, then resume by itself
+    POST /v1/drain      take no new tasks; pause once the running ones are done
     GET  /v1/settings   effective settings: {values, sources, warnings}
     PUT  /v1/settings   {key: value|null, ...}: validate, store, apply; + {changed, shadowed}
     POST /v1/submit     {type, payload, redundancy?, priority?, max_credits?, timeout?}
@@ -56,6 +58,9 @@ SUBMIT_FIELDS = ("type", "payload", "redundancy", "priority", "max_credits", "ti
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _dumps = functools.partial(json.dumps, default=jsonable, ensure_ascii=False)
+
+
+MAX_SNOOZE_S = 7 * 24 * 3600
 
 
 class Refused(EdgenetError):
@@ -243,6 +248,8 @@ class ControlServer:
                 web.get("/v1/history", self._history),
                 web.post("/v1/pause", self._pause),
                 web.post("/v1/resume", self._resume),
+                web.post("/v1/snooze", self._snooze),
+                web.post("/v1/drain", self._drain),
                 web.get("/v1/settings", self._get_settings),
                 web.put("/v1/settings", self._put_settings),
                 web.post("/v1/submit", self._submit),
@@ -344,6 +351,25 @@ class ControlServer:
 
     async def _pause(self, request: web.Request) -> web.Response:
         self.node.pause()
+        return _reply(self.status())
+
+    async def _snooze(self, request: web.Request) -> web.Response:
+        body = await _json_object(request)
+        seconds = body.get("seconds")
+        unknown = sorted(set(body) - {"seconds"})
+        if unknown:
+            raise Refused(400, f"unknown field {unknown[0]!r}; allowed: seconds")
+        if (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, int | float)
+            or not 1 <= seconds <= MAX_SNOOZE_S
+        ):
+            raise Refused(400, f"seconds: expected a number 1–{MAX_SNOOZE_S}, got {_show(seconds)}")
+        self.node.snooze(float(seconds))
+        return _reply(self.status())
+
+    async def _drain(self, request: web.Request) -> web.Response:
+        self.node.finish_then_pause()
         return _reply(self.status())
 
     async def _resume(self, request: web.Request) -> web.Response:

@@ -122,6 +122,14 @@ class ControlClient:
         out: dict[str, Any] = await self.request("POST", "/v1/pause")
         return out
 
+    async def snooze(self, seconds: float) -> dict[str, Any]:
+        out: dict[str, Any] = await self.request("POST", "/v1/snooze", {"seconds": seconds})
+        return out
+
+    async def finish_then_pause(self) -> dict[str, Any]:
+        out: dict[str, Any] = await self.request("POST", "/v1/drain")
+        return out
+
     async def resume(self) -> dict[str, Any]:
         out: dict[str, Any] = await self.request("POST", "/v1/resume")
         return out

@@ -75,6 +75,8 @@ UPKEEP_MS = 2_000  # activity, links, stake and uptime are reviewed this often
 UPTIME_CLAIM_EVERY_MS = econ.HOUR_MS
 RELAY_BACKOFF_S = 0.5
 RELAY_BACKOFF_MAX_S = 30.0
+DIAL_BACKOFF_MS = 5_000  # after a failed dial, wait 5 s, 10 s, … up to 5 min before retrying
+DIAL_BACKOFF_MAX_MS = 300_000
 
 
 class NodeError(EdgenetError):
@@ -156,6 +158,8 @@ class Node:
         self.mesh: Mesh | None = None
         self.started_ms = 0
         self.paused = False
+        self.snoozed_until_ms = 0
+        self.draining = False
         self.tasks_completed = 0
         self.tasks_submitted = 0
         self.cpu_donated_ms = 0
@@ -166,6 +170,7 @@ class Node:
         self._ticker: asyncio.Task[None] | None = None
         self._listeners: list[Callable[[dict[str, Any]], None]] = []
         self._dialing: set[bytes] = set()
+        self._dial_backoff: dict[bytes, tuple[int, int]] = {}  # peer → (failures, retry at ms)
         self._reserved = 0  # budgets of tasks in flight (micro-credits)
         self._placement: Placement | None = None
         self._last_upkeep_ms = 0
@@ -348,25 +353,36 @@ class Node:
             self._top_up_links(dial_any=True)
 
     def _top_up_links(self, *, dial_any: bool = False) -> None:
-        """Dial peers the relay lists until TARGET_DEGREE links are open.
-
-        Only the peer with the smaller key dials a given pair in routine upkeep, so two
-        peers do not dial each other at once; after a (re)connect we dial anyone.
+        """Dial peers until TARGET_DEGREE links are open: those the relay lists first, then
+        those learned through peer exchange (signaled through the neighbour that listed
+        them). Only the peer with the smaller key dials a given pair in routine upkeep, so
+        two peers do not dial each other at once; after a (re)connect we dial anyone. A peer
+        that could not be reached is retried after a growing delay.
         """
         if self.mesh is None or self.identity is None:
             return
-        hub, me = self.mesh.hub, self.identity.public_key
+        hub, me, now = self.mesh.hub, self.identity.public_key, now_ms()
         open_links = {p for p, link in hub.links.items() if link.open}
         want = TARGET_DEGREE - len(open_links) - len(self._dialing)
         if want <= 0:
             return
-        candidates = [
-            p
-            for p in hub.online
-            if p != me and p not in open_links and p not in self._dialing and (dial_any or me < p)
-        ]
-        random.shuffle(candidates)
-        for peer in candidates[:want]:
+
+        def eligible(p: bytes) -> bool:
+            retry_at = self._dial_backoff.get(p, (0, 0))[1]
+            return (
+                p != me
+                and p not in open_links
+                and p not in self._dialing
+                and (dial_any or me < p)
+                and now >= retry_at
+            )
+
+        listed = set() if hub.relay.closed else hub.online
+        first = [p for p in listed if eligible(p)]
+        then = [p for p in self.mesh.learned_peers() - listed if eligible(p)]
+        random.shuffle(first)
+        random.shuffle(then)
+        for peer in (first + then)[:want]:
             self._spawn(self._dial(peer))
 
     async def _connect_relay(self) -> RelayClient:
@@ -388,9 +404,15 @@ class Node:
         assert self.mesh is not None
         self._dialing.add(peer)
         try:
-            await self.mesh.connect(peer)
-        except (TimeoutError, RelayError, OSError) as exc:
+            await self.mesh.connect(peer)  # through the relay, or a neighbour that knows it
+            self._dial_backoff.pop(peer, None)
+        except (TimeoutError, RelayError, OSError, WireError) as exc:
             log.info("could not reach %s: %s", node_id_of(peer), exc or "timeout")
+            failures = self._dial_backoff.get(peer, (0, 0))[0] + 1
+            delay = min(DIAL_BACKOFF_MAX_MS, DIAL_BACKOFF_MS * 2 ** min(failures - 1, 16))
+            self._dial_backoff[peer] = (failures, now_ms() + delay)
+            if len(self._dial_backoff) > 4096:  # bounded: forget the oldest
+                self._dial_backoff.pop(next(iter(self._dial_backoff)))
         finally:
             self._dialing.discard(peer)
 
@@ -795,7 +817,20 @@ class Node:
         self._update_activity()
 
     def resume(self) -> None:
+        """Contribute again: ends a pause, a snooze and a pending finish-then-pause."""
         self.paused = False
+        self.snoozed_until_ms = 0
+        self.draining = False
+        self._update_activity()
+
+    def snooze(self, seconds: float) -> None:
+        """Pause for `seconds`, then resume by itself."""
+        self.snoozed_until_ms = now_ms() + int(seconds * 1000)
+        self._update_activity()
+
+    def finish_then_pause(self) -> None:
+        """Take no new tasks; pause once those running here are done."""
+        self.draining = True
         self._update_activity()
 
     def _update_activity(self) -> None:
