@@ -198,3 +198,35 @@ async def test_garbage_to_the_relay_and_over_data_channels_is_dropped(tmp_path: 
         for w in workers:
             assert w.popen.poll() is None, w.tail()
         assert net.relay is not None and net.relay.popen.poll() is None
+
+
+async def test_sigterm_hands_back_running_tasks_and_exits_cleanly(
+    tmp_path: Path, model: Path
+) -> None:
+    with Net(tmp_path, funded=["submitter", "w0", "w1", "w2"]) as net:
+        net.start_relay()
+        workers = [net.start_node(f"w{i}") for i in range(3)]
+        by_key = {w.public_key: w for w in workers}
+        sub = await submitter(net, tmp_path, 3)
+        try:
+            texts = [f"a longer sentence number {i} to keep a worker busy" for i in range(256)]
+            job = asyncio.ensure_future(
+                sub.submit("embedding", {"texts": texts}, redundancy=2, timeout_s=60)
+            )
+            flows: list[Any] = []
+
+            def two_assigned() -> bool:
+                flows[:] = [f for f, _ in sub._submits.values() if len(f.assigned) == 2]
+                return bool(flows)
+
+            assert await wait_for(two_assigned, 20)
+            victim = by_key[next(iter(flows[0].assigned))]
+            t0 = time.monotonic()
+            assert victim.stop(timeout=15) == 0  # SIGTERM: clean exit, status 0
+            assert time.monotonic() - t0 < 10
+            assert any(o.get("event") == "stopped" for o in victim.lines)
+            out = await job
+            assert out.verified, out.reason
+            assert victim.node_id not in out.workers and len(out.workers) == 2
+        finally:
+            await sub.stop()
