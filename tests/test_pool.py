@@ -83,6 +83,20 @@ def test_bad_payload_is_refused_before_any_worker_starts(pool: WorkerPool) -> No
     assert pool.worker_pids() == []
 
 
+def test_scopes_keep_submitters_collections_apart(pool: WorkerPool) -> None:
+    alice, bob = "a" * 24, "b" * 24
+    insert = {"collection": "docs", "vectors": [[1.0, 0.0], [0.0, 1.0]], "ids": [1, 2]}
+    assert pool.run_sync("vector_insert", insert, scope=alice).ok
+    search = {"collection": "docs", "query": [1.0, 0.0], "k": 1}
+    found = pool.run_sync("vector_search", search, scope=alice)
+    assert found.ok and found.result["results"][0][0]["id"] == 1
+    other = pool.run_sync("vector_search", search, scope=bob)  # same name, other submitter
+    assert not other.ok and other.error_code == "no_collection", other.error
+    assert not pool.run_sync("vector_search", search).ok  # nor the local user's
+    with pytest.raises(ValueError, match="invalid task scope"):
+        pool.submit("vector_search", search, scope="../../etc")
+
+
 def test_killing_a_worker_fails_only_its_task(pool: WorkerPool) -> None:
     task = pool.submit("custom_wasm", busy())
     assert wait_for(lambda: pool.throttle.is_busy(next(iter(pool.worker_pids()), -1)))
