@@ -672,7 +672,6 @@ async def init(
     from .runtime.config import effective_settings
     from .runtime.node import Node, NodeOptions
     from .runtime.store import Store
-    from .tasks.base import Limits
 
     store = Store.open(paths.store_path(paths.ensure_private_dir(base)))
     try:
@@ -681,20 +680,9 @@ async def init(
         raise ApiError(str(exc).replace("the command line", "init()")) from None
     finally:
         store.close()
-    options = NodeOptions(
-        relays=tuple(eff["network.relays"]),  # type: ignore[arg-type]
-        cpu_limit=float(eff["cpu_limit"]),  # type: ignore[arg-type]
-        kinds=tuple(eff["task_kinds"]),  # type: ignore[arg-type]
-        ice_servers=tuple(eff["network.ice_servers"]),  # type: ignore[arg-type]
+    options = NodeOptions.from_settings(
+        eff,
         loopback=loopback,
-        limits=Limits(memory_mb=int(eff["memory_limit_mb"])),  # type: ignore[arg-type]
-        min_idle_s=float(eff["idle.min_idle_seconds"]),  # type: ignore[arg-type]
-        work_while_in_use=bool(eff["idle.work_while_in_use"]),
-        in_use_cpu_limit=float(eff["idle.in_use_cpu_limit"]),  # type: ignore[arg-type]
-        respect_battery=bool(eff["idle.respect_battery"]),
-        battery_threshold=int(eff["idle.battery_threshold"]),  # type: ignore[arg-type]
-        schedule=str(eff["schedule"]),
-        auto_stake=bool(eff["auto_stake"]),
         passphrase=passphrase if passphrase is not None else keystore.read_passphrase(),
     )
     handle = EdgeNode(

@@ -344,10 +344,14 @@ FLAG_VALUES: dict[str, tuple[str, object]] = {
     "idle.in_use_cpu_limit": ("0.2", 0.2),
     "idle.respect_battery": ("", False),
     "idle.battery_threshold": ("80", 80),
+    "idle.max_other_cpu": ("75%", 0.75),
     "auto_stake": ("", False),
+    "start_at_login": ("", True),
+    "notifications": ("", False),
     "schedule": ("mon-fri 18:00-08:00; sat; sun", "mon-fri 18:00-08:00; sat; sun"),
     "network.relays": ("wss://relay.lab.example:8765", ["wss://relay.lab.example:8765"]),
     "network.ice_servers": ("stun:stun.lab.example", ["stun:stun.lab.example"]),
+    "network.mdns": ("", False),
 }
 
 
@@ -355,8 +359,9 @@ def every_flag() -> list[str]:
     argv: list[str] = []
     for s in SETTINGS:
         text, _ = FLAG_VALUES[s.key]
-        if s.type is bool:
-            argv.append(flag_name(s.key).replace("--", "--no-", 1))
+        if s.type is bool:  # the flag that gives the non-default value
+            flag = flag_name(s.key)
+            argv.append(flag if FLAG_VALUES[s.key][1] else flag.replace("--", "--no-", 1))
         else:
             argv += [flag_name(s.key), text]
     return argv

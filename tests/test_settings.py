@@ -55,10 +55,14 @@ def test_declared_keys() -> None:
         "idle.in_use_cpu_limit",
         "idle.respect_battery",
         "idle.battery_threshold",
+        "idle.max_other_cpu",
         "auto_stake",
+        "start_at_login",
+        "notifications",
         "schedule",
         "network.relays",
         "network.ice_servers",
+        "network.mdns",
     ]
     assert len(set(KEYS)) == len(KEYS)
     assert get_setting("idle.min_idle_seconds").group == "idle"
@@ -116,6 +120,8 @@ def test_out_of_range_message_names_key_range_and_unit() -> None:
         ("idle.in_use_cpu_limit", 0.01, "0.05–1.0"),
         ("idle.battery_threshold", 101, "0–100 (%)"),
         ("idle.battery_threshold", -1, "0–100"),
+        ("idle.max_other_cpu", 1.01, "0.0–1.0 (fraction of the machine, 1.0 = never suspend)"),
+        ("idle.max_other_cpu", -0.1, "0.0–1.0"),
     ],
 )
 def test_bounds_rejected(key: str, value: object, allowed: str) -> None:
@@ -262,6 +268,8 @@ def test_validate_all_cross_field_rule() -> None:
         ("memory_limit_mb", "+1_024", 1024),
         ("bandwidth_limit_kib_s", "0", 0),
         ("idle.battery_threshold", "80%", 80),
+        ("idle.max_other_cpu", "50%", 0.5),
+        ("idle.max_other_cpu", "1", 1.0),
         ("idle.respect_battery", "true", True),
         ("idle.respect_battery", "YES", True),
         ("idle.respect_battery", "on", True),

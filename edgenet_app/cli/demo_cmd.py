@@ -168,9 +168,7 @@ async def _run(tmp: Path, n_nodes: int, n_tasks: int, redundancy: int) -> int:
         assert node.ledger is not None
         ledger = node.ledger.ledger
         now = int(time.time() * 1000)
-        print(
-            "\nnode                         available       locked   staked  tasks paid"
-        )
+        print("\nnode                         available       locked   staked  tasks paid")
         for name in [me.node_id, *names]:
             key = next((k for k in ledger.state.accounts if node_id_of(k) == name), None)
             bal = ledger.balance(key, now) if key else None

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
+import os
 import sys
 import time
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,11 +26,11 @@ from ..runtime import paths
 from ..runtime.config import add_settings_flags, effective_settings, overrides_from_args
 from ..runtime.networks import load_network
 from ..runtime.store import Store
-from ..tasks.base import Limits
 from .io import read_payload, until_stopped
 from .network_cmd import add_network_option
 
 if TYPE_CHECKING:
+    from ..runtime.control import ControlServer
     from ..runtime.control_client import ControlClient
     from ..runtime.node import Node, NodeOptions
 
@@ -36,7 +39,8 @@ log = logging.getLogger("edgenet.cli")
 FLUSH_TIMEOUT_S = 5.0
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def add_node_options(p: argparse.ArgumentParser) -> None:
+    """--network, --relay and --loopback: how a node joins its network (node, submit, app)."""
     add_network_option(p)
     p.add_argument(
         "--relay",
@@ -54,7 +58,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def register(sub: Any) -> None:
     n = sub.add_parser("node", help="run the contributor node without a GUI (headless)")
-    _common(n)
+    add_node_options(n)
     add_settings_flags(n)
     n.set_defaults(func=_node)
 
@@ -65,7 +69,7 @@ def register(sub: Any) -> None:
         "dir, the task goes through it (its --relay/--loopback/settings apply); otherwise a "
         "short-lived node is started for the task.",
     )
-    _common(s)
+    add_node_options(s)
     s.add_argument("--type", dest="kind", required=True, metavar="KIND", choices=econ.TASK_KINDS)
     s.add_argument("--payload-file", required=True, metavar="FILE")
     s.add_argument("--redundancy", type=int, default=econ.DEFAULT_REDUNDANCY)
@@ -76,10 +80,12 @@ def register(sub: Any) -> None:
     s.set_defaults(func=_submit)
 
 
-def _options(
+def node_options(
     args: argparse.Namespace, data_dir: Path
 ) -> tuple[NodeOptions, dict[str, SettingValue]]:
-    """The node's options, and the settings flags given (the control API needs them)."""
+    """The node's options from the settings layers (store, --config, flags) and --relay and
+    --loopback, and the settings flags given (the control API needs them). `edgenet node`,
+    `edgenet submit` and the tray app (which hosts a node) all start their node with these."""
     from ..runtime.node import NodeOptions
 
     overrides = overrides_from_args(args)  # {} for submit, which takes no settings flags
@@ -88,23 +94,32 @@ def _options(
         eff = effective_settings(store, args.config, overrides).values
     finally:
         store.close()
-    relays = tuple(args.relay) or tuple(eff["network.relays"])  # type: ignore[arg-type]
-    options = NodeOptions(
-        relays=relays,
-        cpu_limit=float(eff["cpu_limit"]),  # type: ignore[arg-type]
-        kinds=tuple(eff["task_kinds"]),  # type: ignore[arg-type]
-        ice_servers=tuple(eff["network.ice_servers"]),  # type: ignore[arg-type]
-        loopback=args.loopback,
-        limits=Limits(memory_mb=int(eff["memory_limit_mb"])),  # type: ignore[arg-type]
-        min_idle_s=float(eff["idle.min_idle_seconds"]),  # type: ignore[arg-type]
-        work_while_in_use=bool(eff["idle.work_while_in_use"]),
-        in_use_cpu_limit=float(eff["idle.in_use_cpu_limit"]),  # type: ignore[arg-type]
-        respect_battery=bool(eff["idle.respect_battery"]),
-        battery_threshold=int(eff["idle.battery_threshold"]),  # type: ignore[arg-type]
-        schedule=str(eff["schedule"]),
-        auto_stake=bool(eff["auto_stake"]),
-    )
+    options = NodeOptions.from_settings(eff, relays=tuple(args.relay), loopback=args.loopback)
     return options, overrides
+
+
+@contextlib.asynccontextmanager
+async def serve_node(
+    node: Node,
+    *,
+    config_file: str | os.PathLike[str] | None = None,
+    overrides: Mapping[str, SettingValue] | None = None,
+) -> AsyncIterator[ControlServer]:
+    """Start `node` and serve its control API (control.json in its data dir) for the block;
+    on the way out stop serving, then stop the node (it hands back the tasks it runs), also
+    when starting failed half-way. The headless node and the tray app run their node so."""
+    from ..runtime.control import ControlServer
+
+    try:
+        await node.start()
+        control = ControlServer(node, node.data_dir, config_file=config_file, overrides=overrides)
+        await control.start()
+        try:
+            yield control
+        finally:
+            await control.stop()
+    finally:
+        await node.stop()
 
 
 def _print_line(record: dict[str, Any]) -> None:
@@ -114,7 +129,6 @@ def _print_line(record: dict[str, Any]) -> None:
 def _node(args: argparse.Namespace) -> int:
     """Run until SIGINT/SIGTERM. Standard output is structured: a "ready" line, one line per
     node notification (`Node.subscribe` plus "t", the wall-clock time), a "stopped" line."""
-    from ..runtime.control import ControlServer
     from ..runtime.control_client import ControlClient
     from ..runtime.node import Node
 
@@ -124,7 +138,7 @@ def _node(args: argparse.Namespace) -> int:
     if running is not None:
         raise EdgenetError(f"a node is already running for {data_dir} (pid {running.pid})")
     genesis = load_network(args.network)
-    options, overrides = _options(args, data_dir)
+    options, overrides = node_options(args, data_dir)
 
     async def main() -> None:
         node = Node(data_dir, genesis, options)
@@ -140,10 +154,7 @@ def _node(args: argparse.Namespace) -> int:
 
         node.subscribe(notify)
         t0 = time.perf_counter()
-        await node.start()
-        control = ControlServer(node, data_dir, config_file=args.config, overrides=overrides)
-        try:
-            port = await control.start()
+        async with serve_node(node, config_file=args.config, overrides=overrides) as control:
             stats = node.stats()
             _print_line(
                 {
@@ -151,7 +162,7 @@ def _node(args: argparse.Namespace) -> int:
                     "node_id": stats["node_id"],
                     "network": genesis.name,
                     "peers": len(stats["peers"]),
-                    "control_port": port,
+                    "control_port": control.port,
                     "ready_s": round(time.perf_counter() - t0, 3),
                 }
             )
@@ -159,9 +170,6 @@ def _node(args: argparse.Namespace) -> int:
                 _print_line(record)
             ready = True
             await until_stopped()
-        finally:
-            await control.stop()
-            await node.stop()
         _print_line({"event": "stopped", "node_id": stats["node_id"]})
 
     asyncio.run(main())
@@ -242,7 +250,7 @@ async def _submit_alone(
     """Start a short-lived node, submit, and stay until the settlements have been sent."""
     from ..runtime.node import Node
 
-    options, _ = _options(args, data_dir)
+    options, _ = node_options(args, data_dir)
     node = Node(data_dir, genesis, options)
     await node.start()
     try:

@@ -22,6 +22,13 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--port", type=int, default=8765, help="port (0 = any free port; default: %(default)s)"
     )
+    p.add_argument(
+        "--no-mdns",
+        dest="mdns",
+        action="store_false",
+        help="do not advertise the relay on the local network with mDNS (by default it is "
+        "advertised when --host is not a loopback address)",
+    )
     add_network_option(p)
     p.set_defaults(func=_run)
 
@@ -35,14 +42,31 @@ def _run(args: argparse.Namespace) -> int:
     logging.getLogger("edgenet").setLevel(logging.INFO if not args.verbose else logging.DEBUG)
 
     async def main() -> None:
+        from ..runtime.lan import SERVICE_TYPE, RelayAdvert, is_loopback_host
+
         runner, port = await serve(genesis, args.host, args.port)
         print(
             f"relay for network {genesis.name} ({genesis.network_id.hex()[:16]}…) "
             f"listening on ws://{args.host}:{port}/ws",
             flush=True,
         )
-        await until_stopped()
-        await runner.cleanup()
+        advert = None
+        if args.mdns and not is_loopback_host(args.host):
+            advert = RelayAdvert(genesis.network_id, port, args.host)
+            if await advert.start():
+                print(
+                    f"advertised on the local network (mDNS {SERVICE_TYPE}) as "
+                    + ", ".join(advert.urls),
+                    flush=True,
+                )
+            else:
+                print(f"not advertised on the local network: {advert.reason}", flush=True)
+        try:
+            await until_stopped()
+        finally:
+            if advert is not None:
+                await advert.stop()
+            await runner.cleanup()
 
     asyncio.run(main())
     return 0

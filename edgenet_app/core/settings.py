@@ -154,10 +154,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("idle.battery_threshold", int, 50,
             "On battery, contribute only above this charge.",
             "Battery threshold", min=0, max=100, unit="%"),
+    Setting("idle.max_other_cpu", float, 0.5,
+            "Suspend while other programs use more than this share of the machine.",
+            "Other programs' CPU limit", min=0.0, max=1.0,
+            unit="fraction of the machine, 1.0 = never suspend"),
     Setting("auto_stake", bool, True,
             "Stake 100 credits once available: staked workers earn the bonus and uptime "
             "rewards, and their results can outvote wrong ones.",
             "Stake automatically"),
+    Setting("start_at_login", bool, False, "Start edgenet when you log in.",
+            "Start at login"),
+    Setting("notifications", bool, True,
+            "Show notifications of credits earned (at most one every 10 minutes) and of errors.",
+            "Notifications"),
     Setting("schedule", str, "always", "When contributing is allowed (local time).",
             "Schedule", validator=_check_schedule,
             allowed="'always', 'never', or windows like 'mon-fri 09:00-17:30, sat 10:00-12:00'"),
@@ -167,6 +176,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("network.ice_servers", list, (), "STUN/TURN servers for WebRTC.",
             "ICE servers", min=0, max=32, validator=_check_ice_url,
             allowed="up to 32 distinct stun:, stuns:, turn: or turns: URLs"),
+    Setting("network.mdns", bool, True,
+            "Find relays on the local network (mDNS) when none is configured or none answers.",
+            "Find relays on the LAN"),
 )  # fmt: skip
 
 _BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}

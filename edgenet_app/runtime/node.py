@@ -15,7 +15,7 @@ import logging
 import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from ..core.events import Event, GenesisGrant, Settlement, Slash, Stake, Uptime
 from ..core.genesis import Genesis
 from ..core.identity import Identity, node_id_of
 from ..core.peerwire import Gossip
+from ..core.settings import SettingValue
 from ..core.taskflow import (
     Action,
     Execute,
@@ -58,6 +59,7 @@ from ..core.taskmsg import (
 from ..tasks.base import Limits, TaskError
 from ..tasks.registry import get_kind
 from . import keystore
+from .lan import browse_relays
 from .ledger_store import LedgerStore, now_ms
 from .mesh import Mesh
 from .placement import COLLECTION_KINDS, Placement
@@ -120,7 +122,38 @@ class NodeOptions:
     battery_threshold: int = 50
     schedule: str = "always"
     auto_stake: bool = True
+    mdns: bool = True
     probe: Probe = field(default_factory=SystemProbe)
+
+    @classmethod
+    def from_settings(
+        cls,
+        values: Mapping[str, SettingValue],
+        *,
+        relays: tuple[str, ...] = (),
+        loopback: bool = False,
+        passphrase: str | None = None,
+    ) -> NodeOptions:
+        """Options from effective settings (store < --config < flags); `relays` given
+        explicitly (--relay) win over the `network.relays` setting."""
+        v: Any = values  # validated by the schema: the types are known
+        return cls(
+            relays=relays or tuple(v["network.relays"]),
+            cpu_limit=float(v["cpu_limit"]),
+            kinds=tuple(v["task_kinds"]),
+            ice_servers=tuple(v["network.ice_servers"]),
+            loopback=loopback,
+            limits=Limits(memory_mb=int(v["memory_limit_mb"])),
+            passphrase=passphrase,
+            min_idle_s=float(v["idle.min_idle_seconds"]),
+            work_while_in_use=bool(v["idle.work_while_in_use"]),
+            in_use_cpu_limit=float(v["idle.in_use_cpu_limit"]),
+            respect_battery=bool(v["idle.respect_battery"]),
+            battery_threshold=int(v["idle.battery_threshold"]),
+            schedule=str(v["schedule"]),
+            auto_stake=bool(v["auto_stake"]),
+            mdns=bool(v["network.mdns"]),
+        )
 
     def policy(self) -> Policy:
         return Policy(
@@ -144,6 +177,7 @@ _LIVE_SETTINGS = {
     "idle.battery_threshold": "battery_threshold",
     "schedule": "schedule",
     "auto_stake": "auto_stake",
+    "network.mdns": "mdns",
 }
 
 
@@ -256,7 +290,11 @@ class Node:
         )
         if self.options.loopback:
             loopback_only()
-        relay = await self._connect_relay()
+        try:
+            relay = await self._connect_relay()
+        except BaseException:
+            await self.stop()  # release the worker pool and the store
+            raise
         hub = PeerHub(relay, ice_servers=self.options.ice_servers, on_link=self._on_link)
         self.mesh = Mesh(hub, self.ledger, on_gossip=self._on_gossip, on_direct=self._on_direct)
         self.mesh.on_new_events.append(self._on_ledger_events)
@@ -386,18 +424,39 @@ class Node:
             self._spawn(self._dial(peer))
 
     async def _connect_relay(self) -> RelayClient:
+        """The first relay that answers: the configured ones, then (setting network.mdns)
+        relays of this network advertised on the LAN."""
         assert self.identity is not None
-        urls = self.options.relays or self.genesis.body.relays
-        if not urls:
-            raise NodeError("no relay: pass --relay URL or use a network that lists relays")
-        errors = []
-        for url in urls:
-            client = RelayClient(url, self.identity, self.genesis.network_id)
-            try:
-                await client.connect()
-                return client
-            except (RelayError, WireError) as exc:
-                errors.append(f"{url}: {exc}")
+        identity = self.identity
+        errors: list[str] = []
+        tried: set[str] = set()
+
+        async def attempt(urls: list[str]) -> RelayClient | None:
+            for url in urls:
+                if url in tried:
+                    continue
+                tried.add(url)
+                client = RelayClient(url, identity, self.genesis.network_id)
+                try:
+                    await client.connect()
+                    return client
+                except (RelayError, WireError) as exc:
+                    errors.append(f"{url}: {exc}")
+            return None
+
+        client = await attempt(list(self.options.relays or self.genesis.body.relays))
+        if client is None and self.options.mdns:
+            found = await browse_relays(self.genesis.network_id, loopback=self.options.loopback)
+            if found:
+                log.info("found relays on the LAN: %s", ", ".join(found))
+            client = await attempt(found)
+        if client is not None:
+            return client
+        if not errors:
+            raise NodeError(
+                "no relay: pass --relay URL, use a network that lists relays, or run "
+                "`edgenet relay --host 0.0.0.0` on this LAN (setting network.mdns)"
+            )
         raise NodeError("no relay answered: " + "; ".join(errors))
 
     async def _dial(self, peer: bytes) -> None:
