@@ -17,6 +17,7 @@ log = logging.getLogger("edgenet")
 
 def build_parser() -> argparse.ArgumentParser:
     from . import (
+        app_cmd,
         config_cmd,
         demo_cmd,
         identity_cmd,
@@ -30,7 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="edgenet",
-        description="Lend idle CPU to a peer-to-peer compute network and earn credits.",
+        description="Lend idle CPU to a peer-to-peer compute network and earn credits. "
+        "With no command, edgenet starts the tray app (`edgenet app`).",
     )
     parser.add_argument("--version", action="version", version=f"edgenet {__version__}")
     parser.add_argument(
@@ -59,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     node_cmd.register(sub)
     status_cmd.register(sub)
     demo_cmd.register(sub)
+    app_cmd.register(sub)
     return parser
 
 
@@ -86,18 +89,38 @@ def expand_headless(argv: Sequence[str]) -> list[str]:
         i += step
     if i == len(args):
         return args
-    front, tail, j = args[:i], args[i + 1 :], 0
+    return _insert_command(args, i, "node", drop=1)
+
+
+def expand_app(argv: Sequence[str]) -> list[str]:
+    """No command -> the tray app: `edgenet [global options] [app options]` -> `edgenet
+    [global options] app [app options]`. Help and --version stay where they are."""
+    args, i = list(argv), 0
+    while i < len(args):
+        step = _global_option(args, i)
+        if not step:
+            break
+        i += step
+    if i < len(args) and (args[i] in ("-h", "--help", "--version") or args[i][:1] != "-"):
+        return args  # help, version, or a command
+    return _insert_command(args, i, "app", drop=0)
+
+
+def _insert_command(args: list[str], i: int, command: str, *, drop: int) -> list[str]:
+    """Put `command` at `args[i]` (replacing `drop` tokens there); global options given after
+    it move in front of it."""
+    front, tail, j = args[:i], args[i + drop :], 0
     rest: list[str] = []
     while j < len(tail):
         step = _global_option(tail, j)
         (front if step else rest).extend(tail[j : j + max(step, 1)])
         j += max(step, 1)
-    return [*front, "node", *rest]
+    return [*front, command, *rest]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(expand_headless(sys.argv[1:] if argv is None else argv))
+    args = parser.parse_args(expand_app(expand_headless(sys.argv[1:] if argv is None else argv)))
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",

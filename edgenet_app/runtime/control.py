@@ -45,7 +45,7 @@ from ..core.identity import node_id_of
 from ..core.settings import SettingValue, get_setting, validate
 from ..core.taskmsg import MAX_REDUNDANCY, PRIORITIES
 from .config import EffectiveSettings, SettingsStore, effective_settings, store_setting
-from .control_client import HOST, control_path, read_control_file
+from .control_client import HOST, ControlClient, control_path, read_control_file
 from .node import Node, NodeError
 
 log = logging.getLogger("edgenet.control")
@@ -271,6 +271,12 @@ class ControlServer:
             self._runner = None
             raise EdgenetError(f"cannot write {control_path(self.data_dir)}: {exc}") from None
         return self.port
+
+    def client(self) -> ControlClient:
+        """A client of this server (the tray app's UI talks to the node it hosts through it)."""
+        if self._runner is None:
+            raise EdgenetError("the control API is not serving")
+        return ControlClient(self.port, self._token, os.getpid())
 
     async def stop(self) -> None:
         """Remove control.json (if it is still ours), end event streams, close the server."""

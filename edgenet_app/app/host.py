@@ -1,0 +1,164 @@
+"""Where the app's node runs: attached to one already running, or hosted here.
+
+`open_node(args, data_dir)` looks for a node running for the data dir
+(`ControlClient.discover`): if there is one (`edgenet node`, `edgenet --headless`), the app
+attaches to it and quitting the app leaves it running. Otherwise the app hosts a `Node` in
+its own process, on the same asyncio loop as Qt (qasync), and serves the node's control API
+exactly as the headless node does (`serve_node` from cli/node_cmd.py), so `edgenet status`
+and `edgenet submit` work while the app runs. Either way the UI talks to the node only
+through a `ControlClient` (`NodeSource`), so both cases run the same UI code.
+
+A hosted node that cannot start because no relay answers keeps retrying (2 s, doubling up
+to a minute); until it runs, the source refuses every call with the reason, which the
+window and the menu show as "lost contact with the node".
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+from ..cli.node_cmd import node_options, serve_node
+from ..core.errors import EdgenetError
+from ..runtime.control_client import ControlClient, ControlError
+from ..runtime.networks import load_network
+from ..runtime.node import Node, NodeError
+from .source import NodeSource
+
+log = logging.getLogger("edgenet.app")
+
+RETRY_FIRST_S = 2.0
+RETRY_MAX_S = 60.0
+STOP_TIMEOUT_S = 20.0
+
+
+class HostedSource:
+    """The `NodeSource` of the hosted node: its ControlClient once it serves; before that,
+    every call raises ControlError with the reason (`why`)."""
+
+    def __init__(self) -> None:
+        self.client: ControlClient | None = None
+        self.why = "the node is starting"
+
+    def _client(self) -> ControlClient:
+        if self.client is None:
+            raise ControlError(self.why, 503)
+        return self.client
+
+    async def status(self) -> dict[str, Any]:
+        return await self._client().status()
+
+    async def history(self, limit: int = 50) -> dict[str, Any]:
+        return await self._client().history(limit)
+
+    async def peers(self) -> list[dict[str, Any]]:
+        return await self._client().peers()
+
+    async def pause(self) -> dict[str, Any]:
+        return await self._client().pause()
+
+    async def resume(self) -> dict[str, Any]:
+        return await self._client().resume()
+
+    async def snooze(self, seconds: float) -> dict[str, Any]:
+        return await self._client().snooze(seconds)
+
+    async def finish_then_pause(self) -> dict[str, Any]:
+        return await self._client().finish_then_pause()
+
+    async def settings(self) -> dict[str, Any]:
+        return await self._client().settings()
+
+    async def set_settings(self, values: dict[str, Any]) -> dict[str, Any]:
+        return await self._client().set_settings(values)
+
+    async def events(self) -> AsyncIterator[dict[str, Any]]:
+        async for event in self._client().events():
+            yield event
+
+
+class NodeHost:
+    """Runs the node and its control API in this process until `stop()`."""
+
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        data_dir: Path,
+        on_error: Callable[[str], None] | None = None,
+    ) -> None:
+        self.args = args
+        self.data_dir = data_dir
+        self.on_error = on_error or (lambda message: None)
+        self.source = HostedSource()
+        self.node: Node | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.ensure_future(self._run())
+
+    async def _run(self) -> None:
+        delay = RETRY_FIRST_S
+        while not self._stopping.is_set():
+            try:
+                genesis = load_network(self.args.network)
+                options, overrides = node_options(self.args, self.data_dir)
+                node = Node(self.data_dir, genesis, options)
+                async with serve_node(
+                    node, config_file=self.args.config, overrides=overrides
+                ) as control:
+                    self.node = node
+                    self.source.client = control.client()
+                    log.info(
+                        "hosting node %s (control port %d)", node.stats()["node_id"], control.port
+                    )
+                    await self._stopping.wait()
+                return
+            except NodeError as exc:  # no relay answered: worth retrying
+                self._failed(f"the node cannot start: {exc}; retrying in {delay:.0f} s")
+            except EdgenetError as exc:  # a bad network file, key or store: retrying won't help
+                self._failed(f"the node cannot start: {exc}")
+                return
+            finally:
+                self.node = None
+                self.source.client = None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), delay)
+            delay = min(delay * 2, RETRY_MAX_S)
+
+    def _failed(self, message: str) -> None:
+        log.warning("%s", message)
+        self.source.why = message
+        self.on_error(message)
+
+    async def stop(self) -> None:
+        """Stop serving and stop the node (it hands back the tasks it runs)."""
+        self._stopping.set()
+        if self._task is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), STOP_TIMEOUT_S)
+        except TimeoutError:
+            log.warning("the node did not stop within %.0f s", STOP_TIMEOUT_S)
+            self._task.cancel()
+        except Exception:
+            log.exception("stopping the node failed")
+
+
+def open_node(
+    args: argparse.Namespace, data_dir: Path, on_error: Callable[[str], None] | None = None
+) -> tuple[NodeSource, NodeHost | None]:
+    """The node for the data dir: (its client, None) when one runs already, else a NodeHost
+    (not started yet) and its source."""
+    running = ControlClient.discover(data_dir)
+    if running is not None:
+        log.info("attaching to the node running for %s (pid %s)", data_dir, running.pid)
+        return running, None
+    host = NodeHost(args, data_dir, on_error)
+    return host.source, host
