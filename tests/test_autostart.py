@@ -201,11 +201,12 @@ def test_exec_quoting_refuses_bad_commands() -> None:
 
 
 def test_default_command_runs_this_interpreter_as_a_module() -> None:
-    assert default_command() == [sys.executable, "-m", "edgenet_app"]
+    assert default_command() == [sys.executable, "-m", "edgenet_app", "--minimized"]
     assert default_command("linux", executable="/venv/bin/python") == [
         "/venv/bin/python",
         "-m",
         "edgenet_app",
+        "--minimized",
     ]
     # a venv's python is a symlink: used as given, never resolved
     assert default_command("linux", executable="/v/bin/../bin/python")[0] == (
@@ -215,10 +216,11 @@ def test_default_command_runs_this_interpreter_as_a_module() -> None:
 
 def test_default_command_frozen_is_the_executable_alone() -> None:
     assert default_command("linux", executable="/opt/edgenet/edgenet", frozen=True) == [
-        "/opt/edgenet/edgenet"
+        "/opt/edgenet/edgenet",
+        "--minimized",
     ]
     exe = "C:\\Program Files\\edgenet\\edgenet.exe"
-    assert default_command("win32", executable=exe, frozen=True) == [exe]
+    assert default_command("win32", executable=exe, frozen=True) == [exe, "--minimized"]
 
 
 def test_default_command_prefers_pythonw_on_windows(tmp_path: Path) -> None:
@@ -231,6 +233,7 @@ def test_default_command_prefers_pythonw_on_windows(tmp_path: Path) -> None:
         str(tmp_path / "Scripts" / "pythonw.exe"),
         "-m",
         "edgenet_app",
+        "--minimized",
     ]
 
 
@@ -488,10 +491,10 @@ def test_real_xdg_autostart_in_a_temporary_config_home(
     assert autostart.enable() == path
     assert autostart.is_enabled()
     argv = parse_exec(read_desktop(path)["Exec"])
-    assert argv == [sys.executable, "-m", "edgenet_app"]
-    # the entry really starts this installation's edgenet
-    out = subprocess.run([*argv, "--version"], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0 and out.stdout.startswith("edgenet ")
+    assert argv == [sys.executable, "-m", "edgenet_app", "--minimized"]
+    # the entry really starts this installation's tray app (asked only for its help here)
+    out = subprocess.run([*argv, "--help"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.startswith("usage: edgenet app"), out.stderr
     st = autostart.status()
     assert st["mechanism"] == "xdg-autostart" and st["location"] == str(path)
     assert st["enabled"] is True and st["error"] is None
@@ -698,7 +701,7 @@ def test_windows_default_command_is_used(tmp_path: Path, monkeypatch: pytest.Mon
     stored = reg.value(RUN, "edgenet")
     assert stored is not None
     assert stored[0] == subprocess.list2cmdline(
-        [str(tmp_path / "pythonw.exe"), "-m", "edgenet_app"]
+        [str(tmp_path / "pythonw.exe"), "-m", "edgenet_app", "--minimized"]
     )
 
 

@@ -119,12 +119,12 @@ def default_command(
     if not absolute:
         raise AutostartError(f"cannot start {exe!r} at login: it is not an absolute path")
     if is_frozen:
-        return [exe]
+        return [exe, "--minimized"]
     if windows and exe.lower().endswith("python.exe"):
         windowed = exe[: -len("python.exe")] + "pythonw.exe"
         if os.path.isfile(windowed):
             exe = windowed
-    return [exe, "-m", "edgenet_app"]
+    return [exe, "-m", "edgenet_app", "--minimized"]  # at login: to the tray, no window
 
 
 def _check_command(command: Sequence[str]) -> list[str]:
