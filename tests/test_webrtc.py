@@ -11,7 +11,7 @@ from ledger_helpers import GENESIS, NODES
 
 from edgenet_app.runtime.relay import serve
 from edgenet_app.runtime.relay_client import RelayClient
-from edgenet_app.runtime.webrtc import LinkClosed, PeerHub, PeerLink, loopback_only
+from edgenet_app.runtime.webrtc import DialError, LinkClosed, PeerHub, PeerLink, loopback_only
 
 A, B = NODES[:2]
 
@@ -68,3 +68,42 @@ async def test_dialing_an_absent_peer_times_out(relay_url: str) -> None:
             await a.connect(B.public_key)
     finally:
         await a.close()
+
+
+async def test_offers_and_answers_can_travel_another_way(relay_url: str) -> None:
+    """`connect(signal=…)` / `accept(…, reply)`: the mesh uses these to signal through a
+    neighbour; here the two hubs hand the SDP to each other directly."""
+    accepted: asyncio.Queue[PeerLink] = asyncio.Queue()
+
+    async def on_link(link: PeerLink) -> None:
+        await accepted.put(link)
+
+    a = await hub(relay_url, A)
+    b = await hub(relay_url, B, on_link)
+    seen: list[tuple[bytes, str]] = []
+
+    async def a_to_b(to: bytes, kind: str, data: bytes) -> None:
+        seen.append((to, kind))
+        b.accept(A.public_key, data, b_to_a)
+
+    async def b_to_a(to: bytes, kind: str, data: bytes) -> None:
+        seen.append((to, kind))
+        a.deliver_answer(B.public_key, data)
+
+    async def garbage(to: bytes, kind: str, data: bytes) -> None:
+        a.deliver_answer(to, b"\xff not an SDP")
+
+    try:
+        link = await a.connect(B.public_key, signal=a_to_b)
+        theirs = await asyncio.wait_for(accepted.get(), 15)
+        assert seen == [(B.public_key, "offer"), (A.public_key, "answer")]
+        assert theirs.remote == A.public_key
+        await link.send(b"ping")
+        assert await theirs.recv(10) == b"ping"
+        await link.close()
+        with pytest.raises(DialError):  # a bad answer fails the dial, nothing else
+            await a.connect(B.public_key, signal=garbage)
+        assert not a.deliver_answer(B.public_key, b"late")  # no dial waits for it
+    finally:
+        await a.close()
+        await b.close()

@@ -1,11 +1,14 @@
-"""WebRTC peer links (aiortc data channels), signaled through a relay.
+"""WebRTC peer links (aiortc data channels), signaled through a relay or through the mesh.
 
 `PeerHub` owns one relay connection: it reads the relay's messages, answers offers from
-other peers, and dials peers on request. Each `PeerLink` is one RTCPeerConnection with
-one ordered, reliable data channel carrying canonical-encoded frames. Every step has a
-timeout (aiortc waits forever when there is no usable candidate). ICE servers come from
-the network and settings and default to none; `loopback_only()` restricts host candidates
-to 127.0.0.1 for tests and single-machine demos (aioice skips loopback otherwise).
+other peers, and dials peers on request. How an offer or answer travels is pluggable
+(`SendSignal`): through the relay by default, or through a neighbour on the mesh
+(`runtime/mesh.py` signs it and wraps it in a `fwd` frame). Each `PeerLink` is one
+RTCPeerConnection with one ordered, reliable data channel carrying canonical-encoded
+frames. Every step has a timeout (aiortc waits forever when there is no usable candidate).
+ICE servers come from the network and settings and default to none; `loopback_only()`
+restricts host candidates to 127.0.0.1 for tests and single-machine demos (aioice skips
+loopback otherwise).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from .relay_client import RelayClient, RelayError
 log = logging.getLogger("edgenet.webrtc")
 
 CONNECT_TIMEOUT_S = 15.0
+MAX_PENDING_ACCEPTS = 32  # offers being answered at once (each is an RTCPeerConnection)
 MAX_FRAME = 256 * 1024
 HIGH_WATER = 1024 * 1024  # bytes buffered in a channel before send() waits
 _orig_hosts = aioice.ice.get_host_addresses
@@ -53,8 +57,17 @@ class LinkClosed(Exception):
     pass
 
 
+class DialError(ConnectionError):
+    """A dial failed for a reason other than a timeout (a bad answer, no route, …)."""
+
+
+# (recipient, kind "offer" | "answer", SDP bytes) → sent through the relay or a neighbour
+SendSignal = Callable[[bytes, str, bytes], Awaitable[None]]
+
+
 class PeerLink:
-    """One data channel to one authenticated peer (its key came through the relay)."""
+    """One data channel to one authenticated peer (its key came through the relay, or signed
+    the offer or answer that a neighbour forwarded)."""
 
     def __init__(self, pc: RTCPeerConnection, channel: RTCDataChannel, remote: bytes) -> None:
         self.pc = pc
@@ -135,13 +148,16 @@ class PeerHub:
         on_link: Callable[[PeerLink], Awaitable[None]] | None = None,
     ) -> None:
         self.relay = relay
+        self.identity = relay.identity
+        self.network = relay.network
         self.ice_servers = ice_servers
         self.timeout_s = timeout_s
         self.on_link = on_link
         self.links: dict[bytes, PeerLink] = {}
         self.on_left: list[Callable[[bytes], None]] = []
-        self.online: set[bytes] = set(relay.peers)
+        self.online: set[bytes] = set(relay.peers)  # listed by the relay we are connected to
         self._answers: dict[bytes, asyncio.Future[bytes]] = {}
+        self._via_relay: set[bytes] = set()  # dials whose offer went through the relay
         self._reader: asyncio.Task[None] | None = None
         self._pending: set[asyncio.Task[None]] = set()
 
@@ -160,10 +176,11 @@ class PeerHub:
             self._reader.cancel()
         self.relay = relay
         self.online = set(relay.peers)
-        for fut in self._answers.values():  # offers sent through the old relay are lost
-            if not fut.done():
+        for peer in self._via_relay:  # offers sent through the old relay are lost
+            fut = self._answers.pop(peer, None)
+            if fut is not None and not fut.done():
                 fut.set_exception(RelayError("the relay connection was replaced"))
-        self._answers.clear()
+        self._via_relay.clear()
         self.start()
         if old is not relay:
             await old.close()
@@ -172,7 +189,10 @@ class PeerHub:
         while True:
             try:
                 msg = await self.relay.recv()
-            except (RelayError, asyncio.CancelledError):
+            except asyncio.CancelledError:
+                return
+            except RelayError:
+                self.online = set()  # nobody is "relay-online" without a relay
                 return
             if isinstance(msg, sig.Joined):
                 self.online.add(msg.peer)
@@ -182,41 +202,73 @@ class PeerHub:
                     cb(msg.peer)
             elif isinstance(msg, sig.Signal):
                 if msg.kind == "offer":
-                    t = asyncio.create_task(self._accept(msg.to, msg.data))
-                    self._pending.add(t)
-                    t.add_done_callback(self._pending.discard)
-                elif msg.kind == "answer" and msg.to in self._answers:
-                    fut = self._answers.pop(msg.to)
-                    if not fut.done():
-                        fut.set_result(msg.data)
+                    self.accept(msg.to, msg.data, self.relay_signal)
+                elif msg.kind == "answer":
+                    self.deliver_answer(msg.to, msg.data)
             elif isinstance(msg, sig.Error):
                 log.info("relay: %s", msg.reason)
 
-    async def connect(self, peer: bytes) -> PeerLink:
-        """Dial `peer` (offer → relay → answer) and wait for the data channel to open."""
+    async def relay_signal(self, to: bytes, kind: str, data: bytes) -> None:
+        """The default `SendSignal`: through the relay we are connected to now."""
+        await self.relay.signal(to, kind, data)
+
+    def deliver_answer(self, peer: bytes, sdp: bytes) -> bool:
+        """An answer from `peer` (authenticated by the caller): completes our dial, if any."""
+        fut = self._answers.pop(peer, None)
+        self._via_relay.discard(peer)
+        if fut is None or fut.done():
+            return False
+        fut.set_result(sdp)
+        return True
+
+    async def connect(self, peer: bytes, *, signal: SendSignal | None = None) -> PeerLink:
+        """Dial `peer` (offer → `signal` → answer) and wait for the data channel to open.
+
+        `signal` defaults to the relay. Raises TimeoutError, RelayError or DialError.
+        """
         existing = self.links.get(peer)
         if existing is not None and existing.open:
             return existing
+        if signal is None:
+            signal = self.relay_signal
         pc = RTCPeerConnection(configuration(self.ice_servers))
         channel = pc.createDataChannel("edgenet", ordered=True)
         link = PeerLink(pc, channel, peer)
+        answer_fut: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         try:
             offer = await pc.createOffer()
             await asyncio.wait_for(pc.setLocalDescription(offer), self.timeout_s)
-            answer_fut: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
             self._answers[peer] = answer_fut
-            await self.relay.signal(peer, "offer", pc.localDescription.sdp.encode())
+            if signal == self.relay_signal:
+                self._via_relay.add(peer)
+            await signal(peer, "offer", pc.localDescription.sdp.encode())
             sdp = await asyncio.wait_for(answer_fut, self.timeout_s)
-            await pc.setRemoteDescription(RTCSessionDescription(sdp.decode(), "answer"))
+            answer = RTCSessionDescription(sdp.decode(), "answer")
+            await asyncio.wait_for(pc.setRemoteDescription(answer), self.timeout_s)
             await _wait_open(channel, self.timeout_s)
-        except BaseException:
-            self._answers.pop(peer, None)
+        except BaseException as exc:
+            if self._answers.get(peer) is answer_fut:
+                del self._answers[peer]
+                self._via_relay.discard(peer)
             await link.close()
+            if isinstance(exc, Exception) and not isinstance(exc, TimeoutError | RelayError):
+                raise DialError(f"could not dial {node_id_of(peer)}: {exc}") from exc
             raise
         self.links[peer] = link
         return link
 
-    async def _accept(self, peer: bytes, offer_sdp: bytes) -> None:
+    def accept(self, peer: bytes, offer_sdp: bytes, reply: SendSignal) -> bool:
+        """Answer an offer from `peer` (authenticated by the caller) through `reply`, in the
+        background. False when too many offers are being answered already."""
+        if len(self._pending) >= MAX_PENDING_ACCEPTS:
+            log.info("too many offers in progress; dropped one from %s", node_id_of(peer))
+            return False
+        t = asyncio.create_task(self._accept(peer, offer_sdp, reply))
+        self._pending.add(t)
+        t.add_done_callback(self._pending.discard)
+        return True
+
+    async def _accept(self, peer: bytes, offer_sdp: bytes, reply: SendSignal) -> None:
         pc = RTCPeerConnection(configuration(self.ice_servers))
         got: asyncio.Future[PeerLink] = asyncio.get_running_loop().create_future()
 
@@ -227,10 +279,11 @@ class PeerHub:
 
         pc.on("datachannel", on_channel)
         try:
-            await pc.setRemoteDescription(RTCSessionDescription(offer_sdp.decode(), "offer"))
+            offer = RTCSessionDescription(offer_sdp.decode(), "offer")
+            await asyncio.wait_for(pc.setRemoteDescription(offer), self.timeout_s)
             answer = await pc.createAnswer()
             await asyncio.wait_for(pc.setLocalDescription(answer), self.timeout_s)
-            await self.relay.signal(peer, "answer", pc.localDescription.sdp.encode())
+            await reply(peer, "answer", pc.localDescription.sdp.encode())
             link = await asyncio.wait_for(got, self.timeout_s)
             await _wait_open(link.channel, self.timeout_s)
         except Exception as exc:  # a bad offer or a vanished peer harms nobody else
