@@ -213,6 +213,7 @@ _IDLE: dict[str, tuple[str, Converter]] = {
     "in_use_cpu_limit": ("idle.in_use_cpu_limit", _same),
     "respect_battery": ("idle.respect_battery", _same),
     "battery_threshold": ("idle.battery_threshold", _same),
+    "max_other_cpu": ("idle.max_other_cpu", _same),
     "minIdleTime": ("idle.min_idle_seconds", _ms_to_s),
     "focusRequired": ("idle.work_while_in_use", _not),
     "inUseCpuLimit": ("idle.in_use_cpu_limit", _same),

@@ -183,6 +183,10 @@ class Net:
             "--loopback",
             "--cpu-limit",
             "1.0",
+            "--idle-max-other-cpu",
+            "1",
+            "--idle-min-idle-seconds",
+            "0",
             *extra,
         ]
 

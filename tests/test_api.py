@@ -473,6 +473,7 @@ async def test_init_submit_and_submit_batch_on_a_real_network(
     worker = await api.init(
         site_id="worker",
         contribution={"cpu_limit": 1.0, "tasks": ["encryption"]},
+        idle={"max_other_cpu": 1.0, "min_idle_seconds": 0},
         relays=[url],
         network=net_file,
         loopback=True,

@@ -373,7 +373,10 @@ def test_the_cli_against_running_node_processes(tmp_path: Path) -> None:
         relay = Proc([*EDGENET, "relay", "--port", "0", "--network", str(net)], tmp_path / "r.log")
         procs.append(relay)
         url = relay.wait_for(lambda s: "ws://" in s).strip().rsplit(" ", 1)[-1]
-        common = ["--network", str(net), "--relay", url, "--loopback", "--cpu-limit", "1.0"]
+        common = [
+            *("--network", str(net), "--relay", url, "--loopback", "--cpu-limit", "1.0"),
+            *("--idle-max-other-cpu", "1", "--idle-min-idle-seconds", "0"),
+        ]
         # the submitter through the --headless alias, the worker through `edgenet node`
         a = Proc([*EDGENET, "--headless", "--data-dir", str(a_dir), *common], tmp_path / "a.log")
         procs.append(a)

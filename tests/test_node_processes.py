@@ -62,6 +62,10 @@ def test_submit_through_a_network_of_processes(tmp_path: Path) -> None:
                     "--loopback",
                     "--cpu-limit",
                     "1.0",
+                    "--idle-max-other-cpu",
+                    "1",
+                    "--idle-min-idle-seconds",
+                    "0",
                 ],
                 tmp_path / f"n{i}.log",
             )

@@ -43,6 +43,7 @@ from edgenet_app.core.taskflow import (
     list_price,
     serve_order,
 )
+from edgenet_app.core.taskflow_submitter import REANNOUNCE_MS
 from edgenet_app.core.taskmsg import (
     MAX_CLAIM_BYTES,
     Assign,
@@ -737,3 +738,16 @@ def test_property_verdicts_are_consistent(
             assert {c.worker for c in rest} <= set(v.paid)
     if v.redundancy < redundancy:  # only a trusted first claimer runs alone
         assert v.redundancy == 1 and not spot and by_key[v.paid[0]] in trusted
+
+
+def test_an_announce_nobody_claimed_is_repeated_every_few_seconds() -> None:
+    sim = Sim(submitter(2), [GOOD, GOOD])
+    assert len(sim.announces) == 1
+    sim.tick(NOW + REANNOUNCE_MS - 1)
+    assert len(sim.announces) == 1
+    sim.tick(NOW + REANNOUNCE_MS)
+    assert len(sim.announces) == 2 and sim.announces[1].ts == NOW + REANNOUNCE_MS
+    sim.claim(0)
+    sim.claim(1)  # every slot taken: no more repeats
+    sim.tick(NOW + 3 * REANNOUNCE_MS)
+    assert len(sim.announces) == 2 and sim.verdict.paid == keys(0, 1)

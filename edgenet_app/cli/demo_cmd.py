@@ -126,6 +126,10 @@ async def _run(tmp: Path, n_nodes: int, n_tasks: int, redundancy: int) -> int:
                     "--loopback",
                     "--cpu-limit",
                     "1.0",
+                    "--idle-max-other-cpu",
+                    "1",
+                    "--idle-min-idle-seconds",
+                    "0",
                 ],
                 tmp / f"node{i}.log",
             )

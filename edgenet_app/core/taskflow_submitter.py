@@ -49,6 +49,8 @@ from .taskmsg import (
 
 # --- the submitter -------------------------------------------------------------------
 
+REANNOUNCE_MS = 5_000  # an announce with open slots is repeated this often
+
 
 @dataclass(frozen=True)
 class _Got:
@@ -115,6 +117,7 @@ class SubmitterFlow:
         self.standby: list[bytes] = []
         self._seen: set[bytes] = set()
         self._alone = False  # a trusted worker runs the task alone
+        self._announced_ms = 0
 
     @property
     def budget(self) -> int:
@@ -125,6 +128,7 @@ class SubmitterFlow:
         return self.redundancy - len(self.assigned) - len(self.results)
 
     def _announce(self, now_ms: int) -> TaskAnnounce:
+        self._announced_ms = now_ms
         return TaskAnnounce.create(
             self.identity,
             network=self.network,
@@ -312,6 +316,11 @@ class SubmitterFlow:
             actions.append(self._cancel(worker, "assignment deadline passed", now_ms))
         if expired:
             actions += self._refill(now_ms)
+        elif self.open_slots > 0 and now_ms - self._announced_ms >= REANNOUNCE_MS:
+            # nobody (or not enough) claimed: workers busy, paused or newly linked may
+            # take it now; a worker that already saw this task ignores the repeat
+            self.announce = self._announce(now_ms)
+            actions.append(SendAnnounce(self.announce))
         return actions
 
     def _verdict(

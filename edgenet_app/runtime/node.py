@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core import economics as econ
-from ..core.activity import Activity, Conditions, Policy, decide
+from ..core.activity import Activity, Policy, decide
 from ..core.errors import EdgenetError, LedgerError, WireError
 from ..core.events import Event, GenesisGrant, Settlement, Slash, Stake, Uptime
 from ..core.genesis import Genesis
@@ -64,7 +64,7 @@ from .ledger_store import LedgerStore, now_ms
 from .mesh import Mesh
 from .placement import COLLECTION_KINDS, Placement
 from .pool import PoolTask, WorkerPool
-from .probe import Probe, SystemProbe
+from .probe import Probe, ProbeSample, SystemProbe, observe
 from .relay_client import RelayClient, RelayError
 from .store import StoreError, TaskRecord
 from .webrtc import PeerHub, PeerLink, loopback_only
@@ -123,6 +123,9 @@ class NodeOptions:
     schedule: str = "always"
     auto_stake: bool = True
     mdns: bool = True
+    # 1.0 (never wait for other programs) unless the settings say otherwise: several nodes
+    # in one process or on one machine (tests) would take each other's workers for them.
+    max_other_cpu: float = 1.0
     probe: Probe = field(default_factory=SystemProbe)
 
     @classmethod
@@ -153,6 +156,7 @@ class NodeOptions:
             schedule=str(v["schedule"]),
             auto_stake=bool(v["auto_stake"]),
             mdns=bool(v["network.mdns"]),
+            max_other_cpu=float(v["idle.max_other_cpu"]),
         )
 
     def policy(self) -> Policy:
@@ -164,6 +168,7 @@ class NodeOptions:
             respect_battery=self.respect_battery,
             battery_threshold=self.battery_threshold,
             schedule=self.schedule,
+            max_other_cpu=self.max_other_cpu,
         )
 
 
@@ -177,6 +182,7 @@ _LIVE_SETTINGS = {
     "idle.battery_threshold": "battery_threshold",
     "schedule": "schedule",
     "auto_stake": "auto_stake",
+    "idle.max_other_cpu": "max_other_cpu",
     "network.mdns": "mdns",
 }
 
@@ -194,6 +200,7 @@ class Node:
         self.paused = False
         self.snoozed_until_ms = 0
         self.draining = False
+        self.last_sample = ProbeSample()
         self.tasks_completed = 0
         self.tasks_submitted = 0
         self.cpu_donated_ms = 0
@@ -522,6 +529,9 @@ class Node:
             await asyncio.to_thread(self.pool.shutdown)
         if self.ledger is not None:
             self.ledger.close()
+        close = getattr(self.options.probe, "close", None)
+        if callable(close):
+            close()  # the idle source's X display or D-Bus connection
 
     # -- the task protocol ----------------------------------------------------------------
 
@@ -894,17 +904,20 @@ class Node:
 
     def _update_activity(self) -> None:
         """Decide (core/activity.py) whether to contribute now, and at which CPU limit."""
-        sample = self.options.probe.sample()
-        t = time.localtime()
+        if self.draining and not self._running:  # finished: now a plain pause
+            self.paused, self.draining = True, False
+        workers = self.pool.worker_pids() if self.pool is not None else []
+        sample = self.options.probe.sample([os.getpid(), *workers])
+        self.last_sample = sample
         peers = sum(1 for link in self.mesh.hub.links.values() if link.open) if self.mesh else 0
-        conditions = Conditions(
+        conditions = observe(
+            sample,
+            now=time.time(),
             paused=self.paused,
             peers=peers,
-            weekday=t.tm_wday,
-            minute_of_day=t.tm_hour * 60 + t.tm_min,
-            idle_s=sample.idle_s,
-            on_battery=sample.on_battery,
-            battery_percent=sample.battery_percent,
+            snoozed_until_ms=self.snoozed_until_ms,
+            draining=self.draining,
+            running_tasks=len(self._running),
         )
         new = decide(conditions, self.options.policy())
         if new.state != self.activity.state:
@@ -948,6 +961,9 @@ class Node:
             "cpu_donated_s": round(self.cpu_donated_ms / 1000, 3),
             "state": state,
             "reason": reason,
+            "idle_source": self.last_sample.idle_source,
+            "idle_s": self.last_sample.idle_s,
+            "other_cpu": self.last_sample.other_cpu,
         }
 
     def state(self) -> tuple[str, str]:
