@@ -310,7 +310,9 @@ class Node:
         hub.start()
         self.started_ms = now_ms()
         self._last_uptime_claim_ms = self.started_ms
-        for peer in list(relay.peers)[:TARGET_DEGREE]:
+        first = list(relay.peers)
+        random.shuffle(first)  # the relay lists peers in join order: do not all pick the oldest
+        for peer in first[:TARGET_DEGREE]:
             self._spawn(self._dial(peer))
         self._update_activity()
         self._maybe_stake()
