@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -77,7 +79,21 @@ def _demo(args: argparse.Namespace) -> int:
         raise EdgenetError("--nodes must be 1–20 and --tasks 1–1000")
     redundancy = min(args.redundancy, args.nodes)
     with tempfile.TemporaryDirectory(prefix="edgenet-demo-") as tmp:
-        return asyncio.run(_run(Path(tmp), args.nodes, args.tasks, redundancy))
+        try:
+            return asyncio.run(_stoppable(_run(Path(tmp), args.nodes, args.tasks, redundancy)))
+        except asyncio.CancelledError:  # SIGTERM: the processes were stopped on the way out
+            print("demo stopped", file=sys.stderr)
+            return 143
+
+
+async def _stoppable(run: Any) -> int:
+    """Run the demo; SIGTERM cancels it, so its `finally` stops every process it started."""
+    task = asyncio.ensure_future(run)
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError):  # Windows: Ctrl-C only
+        loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    result: int = await task
+    return result
 
 
 async def _run(tmp: Path, n_nodes: int, n_tasks: int, redundancy: int) -> int:
