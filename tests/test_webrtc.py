@@ -107,3 +107,28 @@ async def test_offers_and_answers_can_travel_another_way(relay_url: str) -> None
     finally:
         await a.close()
         await b.close()
+
+
+async def test_crossed_dials_end_with_one_link_both_sides_agree_on(relay_url: str) -> None:
+    accepted: asyncio.Queue[PeerLink] = asyncio.Queue()
+
+    async def on_link(link: PeerLink) -> None:
+        await accepted.put(link)
+
+    a = await hub(relay_url, A, on_link)
+    b = await hub(relay_url, B, on_link)
+    try:
+        la, lb = await asyncio.gather(a.connect(B.public_key), b.connect(A.public_key))
+        await asyncio.sleep(0.5)  # let the losing links close
+        assert a.links[B.public_key] is la and b.links[A.public_key] is lb
+        assert la.open and lb.open
+        # both kept the link the smaller key dialed: they are the two ends of one channel
+        smaller_dialed = A.public_key < B.public_key
+        assert la.dialed == smaller_dialed and lb.dialed != smaller_dialed
+        await la.send(b"ping")
+        assert await lb.recv(10) == b"ping"
+        await lb.send(b"pong")
+        assert await la.recv(10) == b"pong"
+    finally:
+        await a.close()
+        await b.close()

@@ -127,6 +127,8 @@ class NodeHost:
                 return
             finally:
                 self.node = None
+                if self.source.client is not None:
+                    await self.source.client.close()
                 self.source.client = None
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), delay)

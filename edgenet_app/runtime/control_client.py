@@ -65,6 +65,21 @@ class ControlClient:
         self.pid = pid
         self._auth = {"Authorization": f"Bearer {token}"}
         self.base = f"http://{HOST}:{port}"
+        self._session: aiohttp.ClientSession | None = None
+        self._session_loop: asyncio.AbstractEventLoop | None = None
+
+    def _http(self) -> aiohttp.ClientSession:
+        """One keep-alive session per event loop (a poller reuses its connection)."""
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._session.closed or self._session_loop is not loop:
+            self._session = aiohttp.ClientSession(headers=self._auth)
+            self._session_loop = loop
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None
 
     @classmethod
     def discover(cls, data_dir: Path) -> ControlClient | None:
@@ -78,10 +93,16 @@ class ControlClient:
             return None
         return cls(port, token, pid)
 
-    @staticmethod
-    def sync(call: Coroutine[Any, Any, T]) -> T:
+    def sync(self, call: Coroutine[Any, Any, T]) -> T:
         """Run one call to completion from synchronous code (the CLI)."""
-        return asyncio.run(call)
+
+        async def run() -> T:
+            try:
+                return await call
+            finally:
+                await self.close()
+
+        return asyncio.run(run())
 
     async def request(
         self, method: str, path: str, body: Any = None, *, timeout_s: float = CALL_TIMEOUT_S
@@ -89,10 +110,9 @@ class ControlClient:
         """One API call; returns the decoded JSON answer, raises ControlError on refusal."""
         timeout = aiohttp.ClientTimeout(total=timeout_s)
         try:
-            async with (
-                aiohttp.ClientSession(timeout=timeout, headers=self._auth) as session,
-                session.request(method, self.base + path, json=body) as resp,
-            ):
+            async with self._http().request(
+                method, self.base + path, json=body, timeout=timeout
+            ) as resp:
                 try:
                     data = await resp.json(content_type=None)
                 except ValueError:

@@ -73,6 +73,7 @@ log = logging.getLogger("edgenet.node")
 
 TARGET_DEGREE = 8
 TICK_S = 0.1
+IDLE_TICK_S = 1.0
 UPKEEP_MS = 2_000  # activity, links, stake and uptime are reviewed this often
 UPTIME_CLAIM_EVERY_MS = econ.HOUR_MS
 RELAY_BACKOFF_S = 0.5
@@ -474,6 +475,7 @@ class Node:
         try:
             await self.mesh.connect(peer)  # through the relay, or a neighbour that knows it
             self._dial_backoff.pop(peer, None)
+            self._update_activity()  # "offline" ends with the first link, not 2 s later
         except (TimeoutError, RelayError, OSError, WireError) as exc:
             log.info("could not reach %s: %s", node_id_of(peer), exc or "timeout")
             failures = self._dial_backoff.get(peer, (0, 0))[0] + 1
@@ -497,6 +499,7 @@ class Node:
     async def _on_link(self, link: PeerLink) -> None:
         assert self.mesh is not None
         await self.mesh.attach(link)
+        self._update_activity()
 
     def _spawn(self, coro: Any) -> None:
         t = asyncio.create_task(coro)
@@ -539,7 +542,11 @@ class Node:
 
     async def _tick_loop(self) -> None:
         while True:
-            await asyncio.sleep(TICK_S)
+            # tasks in flight need prompt timeouts; an idle node wakes up rarely (CPU at idle)
+            busy = self._submits or any(
+                w.state in ("claimed", "executing") for w in self._works.values()
+            )
+            await asyncio.sleep(TICK_S if busy else IDLE_TICK_S)
             now = now_ms()
             for flow, _ in list(self._submits.values()):
                 await self._perform(flow.tick(now), flow)

@@ -73,6 +73,7 @@ class PeerLink:
         self.pc = pc
         self.channel = channel
         self.remote = remote
+        self.dialed = False  # True on the side that sent the offer
         self.inbox: asyncio.Queue[bytes | None] = asyncio.Queue()
         self.bytes_in = 0
         self.bytes_out = 0
@@ -254,7 +255,27 @@ class PeerHub:
             if isinstance(exc, Exception) and not isinstance(exc, TimeoutError | RelayError):
                 raise DialError(f"could not dial {node_id_of(peer)}: {exc}") from exc
             raise
+        link.dialed = True
+        return await self._install(link)
+
+    async def _install(self, link: PeerLink) -> PeerLink:
+        """Make `link` the one link to its peer and return the link to use.
+
+        When both peers dialed each other at once, each side holds two links; both sides
+        keep the one dialed by the smaller key and close the other, so they agree on one.
+        A new link from the same dialer as the old one replaces it (a reconnect).
+        """
+        peer = link.remote
+        old = self.links.get(peer)
+        if old is not None and old is not link and old.open and old.dialed != link.dialed:
+            me_smaller = self.relay.identity.public_key < peer
+            keep_new = link.dialed == me_smaller  # the new link was dialed by the smaller key
+            if not keep_new:
+                await link.close()
+                return old
         self.links[peer] = link
+        if old is not None and old is not link:
+            await old.close()
         return link
 
     def accept(self, peer: bytes, offer_sdp: bytes, reply: SendSignal) -> bool:
@@ -291,10 +312,8 @@ class PeerHub:
             with contextlib.suppress(Exception):
                 await pc.close()
             return
-        old = self.links.get(peer)
-        self.links[peer] = link
-        if old is not None:
-            await old.close()
+        if await self._install(link) is not link:
+            return  # a crossed dial: the link this side dialed wins
         if self.on_link is not None:
             await self.on_link(link)
 
