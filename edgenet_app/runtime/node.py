@@ -57,9 +57,7 @@ from ..core.taskmsg import (
     parse,
 )
 from ..tasks.base import Limits, TaskError
-from ..tasks.registry import get_kind
 from . import keystore
-from .lan import browse_relays
 from .ledger_store import LedgerStore, now_ms
 from .mesh import Mesh
 from .placement import COLLECTION_KINDS, Placement
@@ -456,6 +454,8 @@ class Node:
 
         client = await attempt(list(self.options.relays or self.genesis.body.relays))
         if client is None and self.options.mdns:
+            from .lan import browse_relays  # zeroconf: loaded only when it is needed
+
             found = await browse_relays(self.genesis.network_id, loopback=self.options.loopback)
             if found:
                 log.info("found relays on the LAN: %s", ", ".join(found))
@@ -700,6 +700,8 @@ class Node:
             raise NodeError(f"priority must be one of {', '.join(PRIORITIES)}, got {priority!r}")
         if not (isinstance(timeout_s, int | float) and 1 <= timeout_s <= 86_400):
             raise NodeError(f"timeout must be 1–86400 seconds, got {timeout_s!r}")
+        from ..tasks.registry import get_kind  # numpy & co. only once this node submits
+
         k = get_kind(kind)
         parsed = k.parse(payload)
         size = k.size(parsed)

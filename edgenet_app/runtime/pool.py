@@ -34,7 +34,6 @@ from typing import Any
 import psutil
 
 from ..tasks.base import Json, Limits, PayloadError, TaskError
-from ..tasks.registry import UnknownKind, get_kind
 from . import worker as worker_mod
 from .throttle import Throttle
 
@@ -234,6 +233,8 @@ class WorkerPool:
             raise ValueError(f"invalid task scope {scope!r}")
         if self._closed:
             raise TaskError("the worker pool is shut down", code="closed")
+        from ..tasks.registry import UnknownKind, get_kind  # numpy: only with the first task
+
         try:
             k = get_kind(kind)
         except UnknownKind as exc:
