@@ -456,3 +456,17 @@ def test_theme_choice() -> None:
     for role in ("background", "card", "text", "muted", "accent", "good", "warn", "bad"):
         assert getattr(LIGHT, role) != getattr(DARK, role)
     assert LIGHT.color("accent", 0.5).alphaF() == pytest.approx(0.5, abs=0.01)
+
+
+def test_the_idle_source_is_shown(qtbot: Any) -> None:
+    from edgenet_app.app.dashboard import Dashboard
+    from edgenet_app.app.fake import FakeSource, sample_status
+    from edgenet_app.app.model import AppModel
+
+    model = AppModel(FakeSource())
+    board = Dashboard(model)
+    qtbot.addWidget(board)
+    model.statusChanged.emit({**sample_status(), "idle_source": "GNOME Mutter IdleMonitor"})
+    assert board.idle_value.text() == "GNOME Mutter IdleMonitor"
+    model.statusChanged.emit({**sample_status(), "idle_source": "none (no idle source)"})
+    assert board.idle_value.text() == "none (no idle source)"

@@ -313,6 +313,8 @@ class Dashboard(QWidget):
         self.machine_card.box.addLayout(self._pair("Network", self.network_value, base))
         self.node_value = _label("—", "", _font(base, 1.0))
         self.machine_card.box.addLayout(self._pair("Node", self.node_value, base))
+        self.idle_value = _label("—", "", _font(base, 1.0))
+        self.machine_card.box.addLayout(self._pair("Idle detection", self.idle_value, base))
         self.machine_card.box.addStretch(1)
         grid.addWidget(self.machine_card, 2, 3, 1, 2)
 
@@ -389,6 +391,9 @@ class Dashboard(QWidget):
         node = str(s.get("node_id") or "")
         self.node_value.setText(node[:12] + "…" if len(node) > 12 else node or "—")
         self.node_value.setToolTip(node)
+        source = str(s.get("idle_source") or "—")
+        self.idle_value.setText(source if len(source) <= 30 else source[:29] + "…")
+        self.idle_value.setToolTip(f"How edgenet knows you are away: {source}")
         self.node_label.setText(f"node {node[:8]}" if node else "")
         self._show_why()
 

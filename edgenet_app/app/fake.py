@@ -42,6 +42,7 @@ def sample_status(state: str = "contributing") -> dict[str, Any]:
         "rank": [12, 340],
         "peers": [f"peer{i:02d}xxxxxxxxxxxxxxxxxx"[:24] for i in range(8)],
         "cpu_donated_s": 3600 * 5.2,
+        "idle_source": "X11 XScreenSaver",
         "state": state,
         "reason": reasons.get(state, state),
     }
