@@ -247,3 +247,20 @@ async def test_an_idle_link_carries_only_small_summaries(relay_url: str, tmp_pat
         for m in (a, b):
             await m.close()
             await m.hub.close()
+
+
+async def test_concurrent_dials_to_one_peer_share_one_attempt(
+    relay_url: str, tmp_path: Path
+) -> None:
+    a = await make_node(relay_url, A, tmp_path / "a")
+    b = await make_node(relay_url, B, tmp_path / "b")
+    try:
+        links = await asyncio.wait_for(
+            asyncio.gather(*(a.connect(B.public_key) for _ in range(3))), 20
+        )
+        assert links[0] is links[1] is links[2] and links[0].open
+        assert await until(lambda: A.public_key in b.hub.links)
+    finally:
+        for m in (a, b):
+            await m.close()
+            await m.hub.close()

@@ -751,3 +751,26 @@ def test_an_announce_nobody_claimed_is_repeated_every_few_seconds() -> None:
     sim.claim(1)  # every slot taken: no more repeats
     sim.tick(NOW + 3 * REANNOUNCE_MS)
     assert len(sim.announces) == 2 and sim.verdict.paid == keys(0, 1)
+
+
+def test_a_claim_never_assigned_expires_even_with_a_far_deadline() -> None:
+    from edgenet_app.core.taskflow_worker import MAX_CLAIM_WAIT_MS
+
+    far = TaskAnnounce.create(
+        SUB,
+        network=NET,
+        task=TASK,
+        ts=NOW,
+        kind="encryption",
+        size=1,
+        priority="normal",
+        price=PRICE,
+        redundancy=1,
+        deadline_ms=NOW + 365 * 24 * 3_600_000,
+    )
+    w = WorkerFlow(WORKERS[0], NET)
+    assert isinstance(w.on_announce(far, NOW)[0], SendClaim)
+    w.tick(NOW + MAX_CLAIM_WAIT_MS - 1)
+    assert w.state == "claimed"
+    w.tick(NOW + MAX_CLAIM_WAIT_MS)
+    assert w.state == "expired"

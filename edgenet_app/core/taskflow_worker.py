@@ -39,6 +39,8 @@ from .taskmsg import (
 
 # --- the worker ----------------------------------------------------------------------
 
+MAX_CLAIM_WAIT_MS = 5 * 60_000  # standby claims are assigned within a few assignment timeouts
+
 
 def list_price(announce: TaskAnnounce) -> int:
     """The default local minimum: the network's price for the kind, size and priority."""
@@ -72,6 +74,7 @@ class WorkerFlow:
         self.state = "idle"
         self.announce: TaskAnnounce | None = None
         self.deadline_ms = 0
+        self.claimed_ms = 0
 
     def receive(self, data: bytes, now_ms: int) -> list[Action]:
         try:
@@ -118,6 +121,7 @@ class WorkerFlow:
         )
         self.state = "claimed"
         self.announce = announce
+        self.claimed_ms = now_ms
         return [SendClaim(announce.sender, claim)]
 
     def _from_submitter(self, msg: Assign | Cancel, now_ms: int) -> str | None:
@@ -204,6 +208,10 @@ class WorkerFlow:
         return [StopExecution(self.announce.task, cancel.reason)] if was == "executing" else []
 
     def tick(self, now_ms: int) -> list[Action]:
-        if self.state == "claimed" and self.announce and now_ms >= self.announce.deadline_ms:
-            self.state = "expired"
+        """A claim never assigned expires at the task's deadline, or after MAX_CLAIM_WAIT_MS
+        (a submitter announcing far-off deadlines cannot make workers hold state forever)."""
+        if self.state == "claimed" and self.announce is not None:
+            give_up = min(self.announce.deadline_ms, self.claimed_ms + MAX_CLAIM_WAIT_MS)
+            if now_ms >= give_up:
+                self.state = "expired"
         return []

@@ -76,6 +76,8 @@ class Mesh:
         self.dedup = Dedup()
         self.bad_frames: dict[bytes, int] = {}
         self._tasks: dict[bytes, asyncio.Task[None]] = {}
+        self._served: dict[bytes, PeerLink] = {}
+        self._dials: dict[bytes, asyncio.Future[PeerLink]] = {}
         self.on_new_events: list[Callable[[list[Event]], None]] = []
         self.on_link_lost: list[Callable[[bytes], None]] = []
         self.me = hub.identity.public_key
@@ -91,10 +93,14 @@ class Mesh:
         self._closed = False
 
     async def attach(self, link: PeerLink) -> None:
-        """Start serving a link (accepted or dialed)."""
-        old = self._tasks.pop(link.remote, None)
+        """Start serving a link (accepted or dialed); a link already served is left alone."""
+        old = self._tasks.get(link.remote)
+        if old is not None and not old.done() and self._served.get(link.remote) is link:
+            return
+        self._tasks.pop(link.remote, None)
         if old is not None:
             old.cancel()
+        self._served[link.remote] = link
         self._tasks[link.remote] = asyncio.create_task(self._serve(link))
 
     # -- dialing: through the relay or a neighbour ----------------------------------------
@@ -145,10 +151,31 @@ class Mesh:
 
     async def connect(self, peer: bytes, *, via: PeerLink | None = None) -> PeerLink:
         """Dial `peer`: through the relay if it lists the peer, else through a neighbour
-        that can forward to it (or `via`). Raises TimeoutError, RelayError, DialError, …"""
+        that can forward to it (or `via`). Raises TimeoutError, RelayError, DialError, …
+        Concurrent dials to one peer share one attempt (two offers would cross answers)."""
         existing = self.hub.links.get(peer)
         if existing is not None and existing.open:
             return existing
+        pending = self._dials.get(peer)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        fut: asyncio.Future[PeerLink] = asyncio.get_running_loop().create_future()
+        self._dials[peer] = fut
+        try:
+            link = await self._dial(peer, via)
+        except BaseException as exc:
+            if not fut.done():
+                fut.set_exception(exc if isinstance(exc, Exception) else DialError("cancelled"))
+                fut.exception()  # retrieved: no "never retrieved" warning if nobody waits
+            raise
+        else:
+            fut.set_result(link)
+            return link
+        finally:
+            if self._dials.get(peer) is fut:
+                del self._dials[peer]
+
+    async def _dial(self, peer: bytes, via: PeerLink | None) -> PeerLink:
         if via is None:
             via = self.route(peer)
         if via is None and self.hub.relay.closed:
@@ -198,6 +225,7 @@ class Mesh:
                 del self._adverts[link.remote]
             if self._tasks.get(link.remote) is asyncio.current_task():
                 del self._tasks[link.remote]
+                self._served.pop(link.remote, None)
                 if not link.open:  # not replaced by a newer link to the same peer
                     self.book.forget(link.remote)
                     self._vv_replied.pop(link.remote, None)

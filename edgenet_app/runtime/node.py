@@ -65,13 +65,14 @@ from .pool import PoolTask, WorkerPool
 from .probe import Probe, ProbeSample, SystemProbe, observe
 from .relay_client import RelayClient, RelayError
 from .store import StoreError, TaskRecord
-from .webrtc import PeerHub, PeerLink, loopback_only
+from .webrtc import LinkClosed, PeerHub, PeerLink, loopback_only
 
 log = logging.getLogger("edgenet.node")
 
 TARGET_DEGREE = 8
 TICK_S = 0.1
 IDLE_TICK_S = 1.0
+REJOIN_GRACE_S = 8.0  # a peer that left the relay but kept its link may come back this soon
 UPKEEP_MS = 2_000  # activity, links, stake and uptime are reviewed this often
 UPTIME_CLAIM_EVERY_MS = econ.HOUR_MS
 RELAY_BACKOFF_S = 0.5
@@ -305,7 +306,7 @@ class Node:
         self.mesh = Mesh(hub, self.ledger, on_gossip=self._on_gossip, on_direct=self._on_direct)
         self.mesh.on_new_events.append(self._on_ledger_events)
         self.mesh.on_link_lost.append(self._on_link_lost)
-        hub.on_left.append(self._on_link_lost)
+        hub.on_left.append(self._on_left_relay)
         hub.start()
         self.started_ms = now_ms()
         self._last_uptime_claim_ms = self.started_ms
@@ -340,7 +341,8 @@ class Node:
             return
         me = self.identity.public_key
         bal = self.ledger.ledger.balance(me, now_ms())
-        if bal.staked >= econ.STAKE_REQUIRED or bal.available < econ.STAKE_REQUIRED:
+        spare = bal.available - self._reserved  # never stake what tasks in flight will pay
+        if bal.staked >= econ.STAKE_REQUIRED or spare < econ.STAKE_REQUIRED:
             return
         try:
             ev = self.ledger.append(self.identity, Stake(econ.STAKE_REQUIRED - bal.staked))
@@ -486,6 +488,21 @@ class Node:
         finally:
             self._dialing.discard(peer)
 
+    def _on_left_relay(self, peer: bytes) -> None:
+        """The relay saw `peer` go. Without a link to it, it is gone; with one, it may only
+        have lost its relay (it rejoins within seconds), so wait before giving up on it."""
+        link = self.mesh.hub.links.get(peer) if self.mesh is not None else None
+        if link is None or not link.open:
+            self._on_link_lost(peer)
+        else:
+            self._spawn(self._lost_unless_back(peer, link))
+
+    async def _lost_unless_back(self, peer: bytes, link: PeerLink) -> None:
+        await asyncio.sleep(REJOIN_GRACE_S)
+        if self.mesh is not None and link.open and peer not in self.mesh.hub.online:
+            log.info("%s left the relay and did not come back", node_id_of(peer))
+            self._on_link_lost(peer)
+
     def _on_link_lost(self, peer: bytes) -> None:
         """A peer's link closed or it left the relay: reassign what it held for us at once
         (a result it still sends is refused; the task does not wait for a dead worker)."""
@@ -547,20 +564,25 @@ class Node:
                 w.state in ("claimed", "executing") for w in self._works.values()
             )
             await asyncio.sleep(TICK_S if busy else IDLE_TICK_S)
-            now = now_ms()
-            for flow, _ in list(self._submits.values()):
-                await self._perform(flow.tick(now), flow)
-            for task, wflow in list(self._works.items()):
-                await self._perform(wflow.tick(now), wflow)
-                if wflow.state in ("done", "abandoned", "cancelled", "expired"):
-                    if now > wflow.deadline_ms:
-                        del self._works[task]
-            if now - self._last_upkeep_ms >= UPKEEP_MS:
-                self._last_upkeep_ms = now
-                self._update_activity()
-                self._top_up_links()
-                self._maybe_stake()
-                self._maybe_claim_uptime(now)
+            try:
+                self._tick(now_ms())
+            except Exception:  # one bad tick must not stop every later deadline
+                log.exception("tick failed")
+
+    def _tick(self, now: int) -> None:
+        for flow, _ in list(self._submits.values()):
+            self._act(flow.tick(now), flow)
+        for task, wflow in list(self._works.items()):
+            self._act(wflow.tick(now), wflow)
+            if wflow.state in ("done", "abandoned", "cancelled", "expired"):
+                if now > wflow.deadline_ms:
+                    del self._works[task]
+        if now - self._last_upkeep_ms >= UPKEEP_MS:
+            self._last_upkeep_ms = now
+            self._update_activity()
+            self._top_up_links()
+            self._maybe_stake()
+            self._maybe_claim_uptime(now)
 
     async def _on_gossip(self, g: Gossip, link: PeerLink) -> None:
         if g.kind != "announce" or not self.activity.accepts_tasks or self.identity is None:
@@ -578,8 +600,17 @@ class Node:
             kinds=self.options.kinds,
             limiter=self._announces_in,
         )
+        actions = flow.on_announce(announce, now_ms())
+        if flow.state == "idle":  # not for us: keep no state (a re-announce is judged anew)
+            return
         self._works[announce.task] = flow
-        await self._perform(flow.on_announce(announce, now_ms()), flow)
+        self._act(actions, flow)
+
+    def _act(self, actions: list[Action], flow: SubmitterFlow | WorkerFlow) -> None:
+        """Perform actions in the background: a link's reader must never wait on a send
+        (a claim dialed through the very neighbour whose frames it would block)."""
+        if actions:
+            self._spawn(self._perform(actions, flow))
 
     async def _on_direct(self, body: bytes, link: PeerLink) -> None:
         try:
@@ -594,11 +625,11 @@ class Node:
         if isinstance(msg, Claim | Result | Abandon):
             entry = self._submits.get(msg.task)
             if entry is not None:
-                await self._perform(entry[0].handle(msg, now), entry[0])
+                self._act(entry[0].handle(msg, now), entry[0])
         elif isinstance(msg, Assign | Cancel):
             wflow = self._works.get(msg.task)
             if wflow is not None:
-                await self._perform(wflow.handle(msg, now), wflow)
+                self._act(wflow.handle(msg, now), wflow)
 
     async def _perform(self, actions: list[Action], flow: SubmitterFlow | WorkerFlow) -> None:
         assert self.mesh is not None
@@ -630,7 +661,7 @@ class Node:
                         entry[1].set_result(action.verdict)
                 elif isinstance(action, Rejected):
                     log.info("rejected: %s", action.reason)
-            except (TimeoutError, RelayError, WireError, OSError, ValueError) as exc:
+            except (TimeoutError, RelayError, WireError, LinkClosed, OSError, ValueError) as exc:
                 log.info("could not perform %s: %s", type(action).__name__, exc or "timeout")
 
     async def _execute(self, flow: WorkerFlow, action: Execute) -> None:
