@@ -132,3 +132,45 @@ async def test_crossed_dials_end_with_one_link_both_sides_agree_on(relay_url: st
     finally:
         await a.close()
         await b.close()
+
+
+async def test_signals_not_signed_by_the_named_peer_are_refused(relay_url: str) -> None:
+    """The relay (or anyone through it) cannot offer or answer in a peer's name."""
+    import time
+
+    from edgenet_app.core.peerwire import Fwd
+
+    C = NODES[2]
+    accepted: asyncio.Queue[PeerLink] = asyncio.Queue()
+
+    async def on_link(link: PeerLink) -> None:
+        await accepted.put(link)
+
+    b = await hub(relay_url, B, on_link)
+    mallory = RelayClient(relay_url, A, GENESIS.network_id)  # authenticated as A
+    await mallory.connect()
+    try:
+        net, now = GENESIS.network_id, int(time.time() * 1000)
+        sdp = b"v=0\r\n"
+        forged = [
+            sdp,  # a bare SDP, as an unsigned relay would pass on
+            Fwd.create(C, net, B.public_key, "offer", sdp, now).frame(),  # signed by another
+            Fwd.create(A, net, C.public_key, "offer", sdp, now).frame(),  # for someone else
+            Fwd.create(A, net, B.public_key, "offer", sdp, now - 3_600_000).frame(),  # stale
+            Fwd.create(A, b"\x00" * 32, B.public_key, "offer", sdp, now).frame(),  # other net
+        ]
+        offers: list[tuple[bytes, bytes]] = []
+        b.accept = lambda peer, offer, reply: offers.append((peer, offer)) or True  # type: ignore[method-assign]
+        for data in forged:
+            await mallory.signal(B.public_key, "offer", data)
+        await asyncio.sleep(1.0)
+        assert offers == []  # nothing reached the point of being answered
+        # a genuine signed offer from A goes through, once: the replay is recognised
+        real = Fwd.create(A, net, B.public_key, "offer", sdp, now).frame()
+        for _ in range(2):
+            await mallory.signal(B.public_key, "offer", real)
+        await asyncio.sleep(0.5)
+        assert offers == [(A.public_key, sdp)]
+    finally:
+        await mallory.close()
+        await b.close()

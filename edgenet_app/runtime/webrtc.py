@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 import aioice.ice
@@ -28,7 +29,10 @@ from aiortc import (
 )
 
 from ..core import signaling as sig
+from ..core.errors import WireError
 from ..core.identity import node_id_of
+from ..core.peerwire import FWD_MAX_SKEW_MS, Dedup, Fwd
+from ..core.peerwire import parse as parse_frame
 from .relay_client import RelayClient, RelayError
 
 log = logging.getLogger("edgenet.webrtc")
@@ -150,6 +154,7 @@ class PeerHub:
     ) -> None:
         self.relay = relay
         self.identity = relay.identity
+        self._seen_signals = Dedup(ttl_ms=2 * FWD_MAX_SKEW_MS, capacity=10_000)
         self.network = relay.network
         self.ice_servers = ice_servers
         self.timeout_s = timeout_s
@@ -202,16 +207,43 @@ class PeerHub:
                 for cb in self.on_left:  # the relay saw it go: usually a dead process
                     cb(msg.peer)
             elif isinstance(msg, sig.Signal):
+                sdp = self._open_relay_signal(msg)
+                if sdp is None:
+                    continue
                 if msg.kind == "offer":
-                    self.accept(msg.to, msg.data, self.relay_signal)
+                    self.accept(msg.to, sdp, self.relay_signal)
                 elif msg.kind == "answer":
-                    self.deliver_answer(msg.to, msg.data)
+                    self.deliver_answer(msg.to, sdp)
             elif isinstance(msg, sig.Error):
                 log.info("relay: %s", msg.reason)
 
     async def relay_signal(self, to: bytes, kind: str, data: bytes) -> None:
-        """The default `SendSignal`: through the relay we are connected to now."""
-        await self.relay.signal(to, kind, data)
+        """The default `SendSignal`: through the relay we are connected to now, signed like a
+        forwarded one, so the relay cannot answer in a peer's name (the SDP carries the DTLS
+        fingerprint: the link that results is bound to the signer's key)."""
+        try:
+            signed = Fwd.create(self.identity, self.network, to, kind, data, _now_ms()).frame()
+        except WireError as exc:  # e.g. an SDP over 16 KiB
+            raise DialError(f"cannot signal a {kind}: {exc}") from None
+        await self.relay.signal(to, kind, signed)
+
+    def _open_relay_signal(self, msg: sig.Signal) -> bytes | None:
+        """The SDP of a signal the relay delivered, if the peer the relay names signed it for
+        us, on this network, recently, and it is not a replay; else None (logged)."""
+        try:
+            fwd = parse_frame(msg.data)
+            if not isinstance(fwd, Fwd):
+                raise WireError(f"expected a signed signal, got {fwd.T!r}")
+            if fwd.sender != msg.to or fwd.to != self.identity.public_key or fwd.kind != msg.kind:
+                raise WireError("the signal is signed for another sender, recipient or kind")
+            now = _now_ms()
+            fwd.check(self.network, now)
+            if not self._seen_signals.first_time(fwd.message_id(self.network), now):
+                raise WireError("a replayed signal")
+        except WireError as exc:
+            log.info("relay signal from %s refused: %s", node_id_of(msg.to), exc)
+            return None
+        return fwd.data
 
     def deliver_answer(self, peer: bytes, sdp: bytes) -> bool:
         """An answer from `peer` (authenticated by the caller): completes our dial, if any."""
@@ -326,3 +358,7 @@ class PeerHub:
             await link.close()
         self.links.clear()
         await self.relay.close()
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
