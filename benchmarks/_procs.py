@@ -24,6 +24,8 @@ from typing import IO, Any
 
 import psutil
 
+from edgenet_app.cli.demo_cmd import same_machine_node_options
+
 CMD = (sys.executable, "-m", "edgenet_app")
 
 
@@ -151,21 +153,8 @@ class NodeProc(Proc):
         super().__init__(
             name,
             [
-                "--data-dir",
-                str(data_dir),
-                "node",
-                "--network",
-                str(network),
-                "--relay",
-                relay_url,
-                "--loopback",
-                "--cpu-limit",
-                str(cpu_limit),
-                # contribute whatever else runs here (the other nodes, this benchmark)
-                "--idle-max-other-cpu",
-                "1.0",
-                "--idle-min-idle-seconds",
-                "0",
+                *("--data-dir", str(data_dir), "node"),
+                *same_machine_node_options(network, relay_url, cpu_limit),
             ],
             data_dir / "node.log",
         )

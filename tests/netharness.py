@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from edgenet_app.cli.demo_cmd import same_machine_node_options
 from edgenet_app.core import economics as econ
 from edgenet_app.core.genesis import Genesis
 from edgenet_app.core.identity import Identity
@@ -172,21 +173,8 @@ class Net:
 
     def node_args(self, name: str, *extra: str) -> list[str]:
         return [
-            *EDGENET,
-            "--data-dir",
-            str(self.tmp / name),
-            "node",
-            "--network",
-            str(self.network),
-            "--relay",
-            self.url,
-            "--loopback",
-            "--cpu-limit",
-            "1.0",
-            "--idle-max-other-cpu",
-            "1",
-            "--idle-min-idle-seconds",
-            "0",
+            *(*EDGENET, "--data-dir", str(self.tmp / name), "node"),
+            *same_machine_node_options(self.network, self.url),
             *extra,
         ]
 

@@ -18,6 +18,7 @@ import aiohttp
 import pytest
 
 from edgenet_app.cli import expand_headless
+from edgenet_app.cli.demo_cmd import same_machine_node_options
 from edgenet_app.core import economics as econ
 from edgenet_app.core.genesis import Genesis
 from edgenet_app.core.identity import Identity
@@ -373,10 +374,7 @@ def test_the_cli_against_running_node_processes(tmp_path: Path) -> None:
         relay = Proc([*EDGENET, "relay", "--port", "0", "--network", str(net)], tmp_path / "r.log")
         procs.append(relay)
         url = relay.wait_for(lambda s: "ws://" in s).strip().rsplit(" ", 1)[-1]
-        common = [
-            *("--network", str(net), "--relay", url, "--loopback", "--cpu-limit", "1.0"),
-            *("--idle-max-other-cpu", "1", "--idle-min-idle-seconds", "0"),
-        ]
+        common = same_machine_node_options(net, url)
         # the submitter through the --headless alias, the worker through `edgenet node`
         a = Proc([*EDGENET, "--headless", "--data-dir", str(a_dir), *common], tmp_path / "a.log")
         procs.append(a)

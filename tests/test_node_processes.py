@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from edgenet_app.cli.demo_cmd import same_machine_node_options
 from edgenet_app.core import economics as econ
 from edgenet_app.core.genesis import Genesis
 from edgenet_app.core.identity import Identity
@@ -52,20 +53,8 @@ def test_submit_through_a_network_of_processes(tmp_path: Path) -> None:
         for i in range(3):
             node = start(
                 [
-                    "--data-dir",
-                    str(tmp_path / f"n{i}"),
-                    "node",
-                    "--network",
-                    str(net),
-                    "--relay",
-                    url,
-                    "--loopback",
-                    "--cpu-limit",
-                    "1.0",
-                    "--idle-max-other-cpu",
-                    "1",
-                    "--idle-min-idle-seconds",
-                    "0",
+                    *("--data-dir", str(tmp_path / f"n{i}"), "node"),
+                    *same_machine_node_options(net, url),
                 ],
                 tmp_path / f"n{i}.log",
             )

@@ -68,6 +68,17 @@ def _spawn(args: list[str], log: Path) -> subprocess.Popen[str]:
     )
 
 
+def same_machine_node_options(network: Path, relay_url: str, cpu_limit: float = 1.0) -> list[str]:
+    """`edgenet node` options for a contributor sharing this machine with other nodes (the
+    demo, tests, benchmarks): loopback WebRTC, and it neither waits for the user to be idle
+    nor steps back because the other nodes keep the machine busy."""
+    return [
+        *("--network", str(network), "--relay", relay_url, "--loopback"),
+        *("--cpu-limit", str(cpu_limit)),
+        *("--idle-max-other-cpu", "1", "--idle-min-idle-seconds", "0"),
+    ]
+
+
 def _drain(stream: Any) -> None:
     """Read a node's JSON-lines notifications so its stdout pipe never fills up."""
     for _ in stream:
@@ -132,20 +143,8 @@ async def _run(tmp: Path, n_nodes: int, n_tasks: int, redundancy: int) -> int:
         for i in range(n_nodes):
             p = _spawn(
                 [
-                    "--data-dir",
-                    str(tmp / f"node{i}"),
-                    "node",
-                    "--network",
-                    str(net),
-                    "--relay",
-                    url,
-                    "--loopback",
-                    "--cpu-limit",
-                    "1.0",
-                    "--idle-max-other-cpu",
-                    "1",
-                    "--idle-min-idle-seconds",
-                    "0",
+                    *("--data-dir", str(tmp / f"node{i}"), "node"),
+                    *same_machine_node_options(net, url),
                 ],
                 tmp / f"node{i}.log",
             )
