@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import random
@@ -139,37 +140,20 @@ class NodeOptions:
     ) -> NodeOptions:
         """Options from effective settings (store < --config < flags); `relays` given
         explicitly (--relay) win over the `network.relays` setting."""
-        v: Any = values  # validated by the schema: the types are known
+        v: Any = values  # validated and normalised by the schema: the types are known
         return cls(
             relays=relays or tuple(v["network.relays"]),
-            cpu_limit=float(v["cpu_limit"]),
             kinds=tuple(v["task_kinds"]),
             ice_servers=tuple(v["network.ice_servers"]),
             loopback=loopback,
             limits=Limits(memory_mb=int(v["memory_limit_mb"])),
             passphrase=passphrase,
-            min_idle_s=float(v["idle.min_idle_seconds"]),
-            work_while_in_use=bool(v["idle.work_while_in_use"]),
-            in_use_cpu_limit=float(v["idle.in_use_cpu_limit"]),
-            respect_battery=bool(v["idle.respect_battery"]),
-            battery_threshold=int(v["idle.battery_threshold"]),
-            schedule=str(v["schedule"]),
-            auto_stake=bool(v["auto_stake"]),
-            mdns=bool(v["network.mdns"]),
-            max_other_cpu=float(v["idle.max_other_cpu"]),
+            **{attr: v[key] for key, attr in _LIVE_SETTINGS.items()},
         )
 
     def policy(self) -> Policy:
-        return Policy(
-            cpu_limit=self.cpu_limit,
-            min_idle_s=self.min_idle_s,
-            work_while_in_use=self.work_while_in_use,
-            in_use_cpu_limit=self.in_use_cpu_limit,
-            respect_battery=self.respect_battery,
-            battery_threshold=self.battery_threshold,
-            schedule=self.schedule,
-            max_other_cpu=self.max_other_cpu,
-        )
+        """The activity policy's settings (core/activity.py), which this holds by name."""
+        return Policy(**{f.name: getattr(self, f.name) for f in dataclasses.fields(Policy)})
 
 
 # settings keys (core/settings.py) → NodeOptions attributes the running node applies
