@@ -12,6 +12,7 @@ from .economics import (
     MAX_CLOCK_SKEW_MS,
     MAX_TASKS_PER_MINUTE,
 )
+from .errors import WireError
 from .taskmsg import (
     Abandon,
     Assign,
@@ -20,6 +21,7 @@ from .taskmsg import (
     Result,
     TaskAnnounce,
     TaskMessage,
+    parse,
 )
 
 MAX_MESSAGE_AGE_MS = 10 * 60 * 1000  # older messages are stale or replayed
@@ -175,6 +177,17 @@ def consensus(
         if groups:
             return None
     return None
+
+
+def receive_with(
+    handle: Callable[[TaskMessage, int], list[Action]], data: bytes, now_ms: int
+) -> list[Action]:
+    """Parse bytes from a peer (authenticating them) and pass the message to `handle`."""
+    try:
+        msg = parse(data)
+    except WireError as exc:
+        return [Rejected(f"bad message: {exc}")]
+    return handle(msg, now_ms)
 
 
 def header_problem(msg: TaskMessage, network: bytes, task: bytes, now_ms: int) -> str | None:

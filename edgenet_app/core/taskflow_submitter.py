@@ -30,6 +30,7 @@ from .taskflow_common import (
     agrees,
     consensus,
     header_problem,
+    receive_with,
 )
 from .taskmsg import (
     MAX_REDUNDANCY,
@@ -42,7 +43,6 @@ from .taskmsg import (
     TaskAnnounce,
     TaskMessage,
     open_payload,
-    parse,
     result_hash,
     seal_payload,
 )
@@ -153,11 +153,7 @@ class SubmitterFlow:
 
     def receive(self, data: bytes, now_ms: int) -> list[Action]:
         """Parse bytes from a peer and dispatch them (claims, results, abandons)."""
-        try:
-            msg = parse(data)
-        except WireError as exc:
-            return [Rejected(f"bad message: {exc}")]
-        return self.handle(msg, now_ms)
+        return receive_with(self.handle, data, now_ms)
 
     def handle(self, msg: TaskMessage, now_ms: int) -> list[Action]:
         """Dispatch an already parsed (and so authenticated) message."""

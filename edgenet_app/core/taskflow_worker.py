@@ -22,6 +22,7 @@ from .taskflow_common import (
     StopExecution,
     TokenBucket,
     header_problem,
+    receive_with,
 )
 from .taskmsg import (
     Abandon,
@@ -32,7 +33,6 @@ from .taskmsg import (
     TaskAnnounce,
     TaskMessage,
     open_payload,
-    parse,
     result_hash,
     seal_payload,
 )
@@ -77,11 +77,8 @@ class WorkerFlow:
         self.claimed_ms = 0
 
     def receive(self, data: bytes, now_ms: int) -> list[Action]:
-        try:
-            msg = parse(data)
-        except WireError as exc:
-            return [Rejected(f"bad message: {exc}")]
-        return self.handle(msg, now_ms)
+        """Parse bytes from a peer and dispatch them (announces, assigns, cancels)."""
+        return receive_with(self.handle, data, now_ms)
 
     def handle(self, msg: TaskMessage, now_ms: int) -> list[Action]:
         """Dispatch an already parsed (and so authenticated) message."""
