@@ -490,6 +490,7 @@ class Node:
     def _on_link_lost(self, peer: bytes) -> None:
         """A peer's link closed or it left the relay: reassign what it held for us at once
         (a result it still sends is refused; the task does not wait for a dead worker)."""
+        self._update_activity()  # the last link gone: offline now, not at the next review
         now = now_ms()
         for flow, _ in list(self._submits.values()):
             actions = flow.on_peer_lost(peer, now)
@@ -993,6 +994,8 @@ class Node:
         }
 
     def state(self) -> tuple[str, str]:
-        """(state, reason): contributing, paused, waiting_for_idle, on_battery or offline."""
-        self._update_activity()
+        """(state, reason): contributing, paused, waiting_for_idle, on_battery or offline.
+
+        As last decided: every 2 s, and at once on pause, resume, snooze, drain, a new link
+        or a settings change (a status poll does not sample the machine again)."""
         return self.activity.state, self.activity.reason
