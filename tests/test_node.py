@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
+import psutil
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -15,6 +18,7 @@ from edgenet_app.core import economics as econ
 from edgenet_app.core.genesis import Genesis
 from edgenet_app.core.identity import Identity
 from edgenet_app.runtime import keystore
+from edgenet_app.runtime import node as node_module
 from edgenet_app.runtime.node import Node, NodeOptions
 from edgenet_app.runtime.relay import serve
 from edgenet_app.tasks.base import Limits
@@ -47,7 +51,7 @@ async def network(tmp_path: Path) -> AsyncIterator[tuple[list[Node], Node, Genes
         relays=(f"ws://127.0.0.1:{port}/ws",),
         cpu_limit=1.0,
         loopback=True,
-        limits=Limits(timeout_s=30),
+        limits=Limits(timeout_s=30, wasm_fuel=10**12),  # room for a task that spins
     )
     workers = []
     for i in range(3):
@@ -101,3 +105,82 @@ async def test_a_task_runs_on_three_workers_is_verified_and_paid(
         assert [p[1] for p in h["earnings"]] == [price]
         assert w.stats()["rank"][1] == 4  # the submitter and three workers hold credits
     assert submitter.stats()["rank"] == [1, 4]
+
+
+LOOP_WAT = (Path(__file__).parent.parent / "examples" / "wasm" / "infinite_loop.wat").read_text()
+
+
+def _worker_cpu_s(node: Node) -> float:
+    assert node.pool is not None
+    total = 0.0
+    for pid in node.pool.worker_pids():
+        with contextlib.suppress(psutil.Error):
+            t = psutil.Process(pid).cpu_times()
+            total += t.user + t.system
+    return total
+
+
+async def _spinning_on_one_worker(
+    workers: list[Node], submitter: Node
+) -> tuple[asyncio.Future[Any], Any, Node]:
+    """A task that spins until cancelled, assigned to one worker (redundancy 1)."""
+    assert await until(lambda: len(submitter.stats()["peers"]) == 3)
+    spin = {"wat": LOOP_WAT, "input": "", "fuel": 10**11, "timeout_s": 60}  # ~25 s, 100 credits
+    job = asyncio.ensure_future(submitter.submit("custom_wasm", spin, redundancy=1, timeout_s=60))
+    flows: list[Any] = []
+
+    def assigned() -> bool:
+        flows[:] = [f for f, _ in submitter._submits.values() if f.assigned]
+        return bool(flows)
+
+    assert await until(assigned)
+    by_key = {w.identity.public_key: w for w in workers if w.identity is not None}
+    worker = by_key[next(iter(flows[0].assigned))]
+    assert await until(lambda: bool(worker._running) and _worker_cpu_s(worker) > 0.2)
+    return job, flows[0], worker
+
+
+async def test_pausing_suspends_a_running_task_at_once_and_resuming_continues_it(
+    network: tuple[list[Node], Node, Genesis],
+) -> None:
+    workers, submitter, _ = network
+    job, flow, worker = await _spinning_on_one_worker(workers, submitter)
+    try:
+        assert worker.pool is not None
+        worker.pause()
+        assert worker.pool.held and worker.stats()["state"] == "paused"
+        await asyncio.sleep(0.3)  # the suspension is immediate; let a last time slice pass
+        before = _worker_cpu_s(worker)
+        await asyncio.sleep(1.0)
+        assert _worker_cpu_s(worker) - before < 0.05, "a paused node's task kept using CPU"
+        worker.resume()  # within the hand-back grace: the same task goes on, same worker
+        assert not worker.pool.held
+        before = _worker_cpu_s(worker)
+        await asyncio.sleep(1.0)
+        assert _worker_cpu_s(worker) - before > 0.3, "the resumed task did not run again"
+        assert worker.identity is not None
+        assert list(flow.assigned) == [worker.identity.public_key] and not flow.failed
+    finally:
+        job.cancel()
+
+
+async def test_a_task_suspended_too_long_is_handed_back_and_reassigned(
+    network: tuple[list[Node], Node, Genesis], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(node_module, "HAND_BACK_AFTER_MS", 1_000)
+    workers, submitter, _ = network
+    job, flow, worker = await _spinning_on_one_worker(workers, submitter)
+    try:
+        assert worker.identity is not None and worker.pool is not None
+        t0 = time.monotonic()
+        worker.pause()
+        # given back at the first review after the grace (reviews every 2 s), not at the
+        # assignment deadline (30 s here): another worker has the task
+        assert await until(lambda: worker.identity.public_key in flow.failed, 10)  # type: ignore[union-attr]
+        assert time.monotonic() - t0 < 10  # the assignment deadline is 30 s away
+        assert await until(lambda: bool(flow.assigned))
+        assert worker.identity.public_key not in flow.assigned
+        assert await until(lambda: not worker._running and not worker.pool.held)  # type: ignore[union-attr]
+        assert worker._works[flow.task].state == "abandoned"
+    finally:
+        job.cancel()

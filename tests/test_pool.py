@@ -283,3 +283,25 @@ def test_workers_die_with_a_killed_node_even_while_suspended(tmp_path: Path) -> 
         assert wait_for(lambda: gone(worker), timeout=10)
     finally:
         node.kill()
+
+
+def test_holding_suspends_running_work_and_held_time_is_not_charged(tmp_path: Path) -> None:
+    """hold(): the node stopped contributing; the worker stops at once, keeps its task, and
+    the time held does not count against the task's time limit."""
+    limits = Limits(timeout_s=1.5, wasm_fuel=10**12)
+    with WorkerPool(tmp_path, cpu_limit=1.0, max_workers=1, limits=limits) as p:
+        task = p.submit("custom_wasm", busy())
+        assert wait_for(lambda: bool(p.worker_pids()) and p.throttle.is_busy(p.worker_pids()[0]))
+        time.sleep(0.3)
+        p.hold()
+        assert p.held
+        time.sleep(0.2)
+        held = _worker_cpu(p, 2.0)  # longer than the task's whole time limit
+        assert held < 0.05, f"a held worker used {held:.2f} cores"
+        assert not task.future.done(), "time spent held was charged to the task"
+        p.release()
+        assert not p.held
+        running = _worker_cpu(p, 0.5)
+        assert running > 0.3, f"the released worker only got {running:.2f} cores"
+        out = task.result(timeout=10)  # its own time limit still applies once running
+        assert out.error_code == "timeout"

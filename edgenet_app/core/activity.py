@@ -19,8 +19,10 @@ CPU load) and the clock; `decide` turns those facts and the user's settings into
 
 A snooze is a pause that ends by itself, so it shows as paused. Other programs being busy
 is, like the user being active, a reason to wait until the machine is free, so it shows as
-waiting_for_idle. "Finish current tasks, then pause" (draining) keeps the running tasks'
-CPU limit but accepts no new task; with no task left it is a plain pause. When a rule
+waiting_for_idle. A limit of 0 also stops the running tasks: the runtime suspends them
+and, if that lasts, hands them back (runtime/node.py). "Finish current tasks, then pause"
+(draining) keeps the running tasks' CPU limit but accepts no new task; with no task left
+it is a plain pause. When a rule
 below it already stops contributing (schedule, battery, ...), that rule is shown.
 Unknown idle time counts as idle and unknown load as no load: a headless machine
 contributes at its limit.

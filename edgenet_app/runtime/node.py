@@ -75,6 +75,7 @@ TICK_S = 0.1
 IDLE_TICK_S = 1.0
 REJOIN_GRACE_S = 8.0  # a peer that left the relay but kept its link may come back this soon
 UPKEEP_MS = 2_000  # activity, links, stake and uptime are reviewed this often
+HAND_BACK_AFTER_MS = 15_000  # tasks suspended this long (paused, busy machine) are given back
 UPTIME_CLAIM_EVERY_MS = econ.HOUR_MS
 RELAY_BACKOFF_S = 0.5
 RELAY_BACKOFF_MAX_S = 30.0
@@ -191,6 +192,7 @@ class Node:
         self._submits: dict[bytes, tuple[SubmitterFlow, asyncio.Future[Verdict]]] = {}
         self._works: dict[bytes, WorkerFlow] = {}
         self._running: dict[bytes, PoolTask] = {}
+        self._held_since_ms: int | None = None  # running tasks suspended since
         self._bg: set[asyncio.Task[Any]] = set()
         self._ticker: asyncio.Task[None] | None = None
         self._listeners: list[Callable[[dict[str, Any]], None]] = []
@@ -513,17 +515,8 @@ class Node:
         then close links, workers and the store."""
         if self._ticker is not None:
             self._ticker.cancel()
-        now = now_ms()
-        for task, wflow in list(self._works.items()):
-            if wflow.state == "executing":
-                running = self._running.pop(task, None)
-                if running is not None:
-                    running.cancel()
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(
-                        self._perform(wflow.on_failed("the node is shutting down", now), wflow),
-                        2.0,
-                    )
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._hand_back("the node is shutting down"), 2.0)
         for t in list(self._bg):
             t.cancel()
         for _, fut in self._submits.values():
@@ -539,6 +532,19 @@ class Node:
         close = getattr(self.options.probe, "close", None)
         if callable(close):
             close()  # the idle source's X display or D-Bus connection
+
+    async def _hand_back(self, reason: str) -> None:
+        """Stop the tasks running here and give them back (Abandon): their submitters
+        reassign them at once instead of waiting for the assignment deadline."""
+        now = now_ms()
+        executing = [(t, w) for t, w in self._works.items() if w.state == "executing"]
+        for task, _ in executing:
+            running = self._running.pop(task, None)
+            if running is not None:
+                running.cancel()
+        if executing:
+            log.info("handing back %d task(s): %s", len(executing), reason)
+        await asyncio.gather(*(self._perform(w.on_failed(reason, now), w) for _, w in executing))
 
     # -- the task protocol ----------------------------------------------------------------
 
@@ -690,6 +696,8 @@ class Node:
                 "error": None if outcome.ok else outcome.error_code,
             }
         )
+        if flow.state != "executing":  # handed back, or cancelled by its submitter
+            return
         if outcome.ok:
             self.tasks_completed += 1
             actions = flow.on_executed(outcome.result, now_ms(), int(outcome.cpu_s * 1000))
@@ -952,8 +960,32 @@ class Node:
             self._emit({"event": "state", "state": new.state, "reason": new.reason})
         self.activity = new
         if self.pool is not None:
-            if new.cpu_limit > 0 and abs(self.pool.cpu_limit - new.cpu_limit) > 1e-9:
+            self._apply_activity(new)
+
+    def _apply_activity(self, new: Activity) -> None:
+        """Contributing: run at the decided limit. Not contributing: running tasks stop
+        using the CPU at once (suspended); back to contributing soon, they go on where they
+        were; still stopped after HAND_BACK_AFTER_MS, they are handed back."""
+        assert self.pool is not None
+        if new.cpu_limit > 0:
+            if abs(self.pool.cpu_limit - new.cpu_limit) > 1e-9:
                 self.pool.set_cpu_limit(new.cpu_limit)
+            if self._held_since_ms is not None:
+                self._held_since_ms = None
+                self.pool.release()
+                log.info("running tasks resumed")
+            return
+        if self._held_since_ms is None:
+            if not self._running:
+                return
+            self._held_since_ms = now_ms()
+            self.pool.hold()
+            log.info("running tasks suspended: %s", new.reason)
+        elif not self._running:  # handed back or finished: nothing left to hold
+            self._held_since_ms = None
+            self.pool.release()
+        elif now_ms() - self._held_since_ms >= HAND_BACK_AFTER_MS:
+            self._spawn(self._hand_back(f"the node stopped contributing: {new.reason}"))
 
     def stats(self) -> dict[str, Any]:
         """A snapshot for `edgenet status`, the control API and the tray (JSON-ready)."""

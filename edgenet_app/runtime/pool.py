@@ -208,6 +208,18 @@ class WorkerPool:
                 self._ensure_slots()
             self._cond.notify_all()
 
+    def hold(self) -> None:
+        """Suspend the workers (running tasks stop using CPU at once) until `release`;
+        time held does not count against a task's time limit."""
+        self.throttle.hold()
+
+    def release(self) -> None:
+        self.throttle.release()
+
+    @property
+    def held(self) -> bool:
+        return self.throttle.held
+
     def worker_pids(self) -> list[int]:
         return [w.pid for w in list(self._workers.values()) if w.alive()]
 

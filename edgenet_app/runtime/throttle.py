@@ -5,7 +5,8 @@ them for the rest (psutil: SIGSTOP/SIGCONT on POSIX, thread suspension on Window
 The duty starts from the feed-forward value `limit × cpus / busy workers` and an
 integral controller corrects it from the CPU time the workers really used, so measured
 worker CPU tracks the configured fraction of the whole machine. A new limit takes
-effect at the next period.
+effect at the next period. `hold()` suspends every worker until `release()` (the node
+stopped contributing: paused, on battery, the user or other programs need the machine).
 """
 
 from __future__ import annotations
@@ -63,6 +64,26 @@ class Throttle:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_cpu: dict[int, float] = {}
+        self._held = False
+
+    @property
+    def held(self) -> bool:
+        return self._held
+
+    def hold(self) -> None:
+        """Suspend every worker now, and keep them suspended until `release`."""
+        with self._lock:  # signals under the lock: the last of hold/release wins
+            self._held = True
+            for p in self._procs.values():
+                _suspend(p)
+        self._ensure_thread()
+
+    def release(self) -> None:
+        """Let the workers run again (at the limit's duty cycle)."""
+        with self._lock:
+            self._held = False
+            for p in self._procs.values():
+                _resume(p)
 
     @property
     def limit(self) -> float:
@@ -105,7 +126,7 @@ class Throttle:
 
     def running_fraction(self) -> float:
         with self._lock:
-            return self.controller.duty(len(self._busy))
+            return 0.0 if self._held else self.controller.duty(len(self._busy))
 
     def _ensure_thread(self) -> None:
         if self._thread is None or not self._thread.is_alive():
@@ -121,6 +142,7 @@ class Throttle:
             procs = list(self._procs.values())
             self._procs.clear()
             self._busy.clear()
+            self._held = False
         for p in procs:
             _resume(p)
 
@@ -131,6 +153,17 @@ class Throttle:
                 procs = list(self._procs.values())
                 busy = len(self._busy)
                 duty = self.controller.duty(busy)
+                if self._held:  # a worker started meanwhile is stopped too
+                    for p in procs:
+                        _suspend(p)
+                held = self._held
+            if held:  # no feedback while held
+                self._stop.wait(self.period_s)
+                last = time.monotonic()
+                with self._lock:
+                    for pid, p in self._procs.items():
+                        self._last_cpu[pid] = _cpu(p)
+                continue
             if busy == 0:
                 self._stop.wait(self.period_s)
                 last = time.monotonic()
@@ -141,8 +174,10 @@ class Throttle:
                 for p in procs:
                     _suspend(p)
                 self._stop.wait(self.period_s - run)
-                for p in procs:
-                    _resume(p)
+                with self._lock:
+                    if not self._held:
+                        for p in procs:
+                            _resume(p)
             else:
                 self._stop.wait(self.period_s)
             now = time.monotonic()
