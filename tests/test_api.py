@@ -450,7 +450,13 @@ async def network(
     worker = Node(
         tmp_path / "w0",
         genesis,
-        NodeOptions(relays=(url,), cpu_limit=1.0, loopback=True, limits=Limits(timeout_s=30)),
+        NodeOptions(
+            relays=(url,),
+            cpu_limit=1.0,
+            loopback=True,
+            limits=Limits(timeout_s=30),
+            spot_check_rate=0.0,
+        ),
     )
     await worker.start()
     yield genesis, url, worker, buyer

@@ -83,7 +83,7 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
     node = Node(
         tmp_path / "node",
         genesis,
-        NodeOptions(relays=(f"ws://127.0.0.1:{port}/ws",), loopback=True),
+        NodeOptions(relays=(f"ws://127.0.0.1:{port}/ws",), loopback=True, spot_check_rate=0.0),
     )
     await node.start()
     server = ControlServer(node, node.data_dir, overrides={"memory_limit_mb": 256})

@@ -65,7 +65,8 @@ async def test_every_kind_with_redundancy_3_on_four_node_processes(
         sub = Node(
             tmp_path / "submitter",
             net.genesis,
-            NodeOptions(relays=(net.url,), loopback=True, cpu_limit=0.5),
+            # exact accounting below: no background spot-checks
+            NodeOptions(relays=(net.url,), loopback=True, cpu_limit=0.5, spot_check_rate=0.0),
         )
         await sub.start()
         try:

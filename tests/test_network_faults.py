@@ -42,7 +42,9 @@ async def wait_for(cond: Any, timeout: float = 20, step: float = 0.05) -> bool:
 
 
 async def submitter(net: Net, tmp: Path, peers: int) -> Node:
-    sub = Node(tmp / "submitter", net.genesis, NodeOptions(relays=(net.url,), loopback=True))
+    # settlements are counted exactly: no background spot-checks
+    opts = NodeOptions(relays=(net.url,), loopback=True, spot_check_rate=0.0)
+    sub = Node(tmp / "submitter", net.genesis, opts)
     await sub.start()
     assert await wait_for(lambda: len(sub.stats()["peers"]) >= peers), sub.stats()
     return sub

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import dataclasses
+import json
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,6 +19,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from edgenet_app.core import economics as econ
 from edgenet_app.core.genesis import Genesis
 from edgenet_app.core.identity import Identity
+from edgenet_app.core.spotcheck import KnownAnswer
 from edgenet_app.runtime import keystore
 from edgenet_app.runtime import node as node_module
 from edgenet_app.runtime.node import Node, NodeOptions
@@ -52,6 +55,7 @@ async def network(tmp_path: Path) -> AsyncIterator[tuple[list[Node], Node, Genes
         cpu_limit=1.0,
         loopback=True,
         limits=Limits(timeout_s=30, wasm_fuel=10**12),  # room for a task that spins
+        spot_check_rate=0.0,  # exact accounting; the spot-check tests turn them on
     )
     workers = []
     for i in range(3):
@@ -184,3 +188,62 @@ async def test_a_task_suspended_too_long_is_handed_back_and_reassigned(
         assert worker._works[flow.task].state == "abandoned"
     finally:
         job.cancel()
+
+
+ENCRYPT = {
+    "op": "encrypt",
+    "key": base64.b64encode(KEY).decode(),
+    "nonce": base64.b64encode(NONCE).decode(),
+    "data": base64.b64encode(b"hello spot-check").decode(),
+}
+
+
+def _spot_checks(node: Node) -> list[dict[str, Any]]:
+    return [t for t in node.history()["tasks"] if t["role"] == "spot-check"]
+
+
+async def test_a_unanimous_task_is_followed_by_a_spot_check_that_honest_workers_pass(
+    network: tuple[list[Node], Node, Genesis],
+) -> None:
+    workers, submitter, _ = network
+    submitter.options = dataclasses.replace(submitter.options, spot_check_rate=1.0)
+    assert await until(lambda: len(submitter.stats()["peers"]) == 3)
+    out = await submitter.submit("encryption", ENCRYPT, redundancy=2, timeout_s=30)
+    assert out.verified
+    # learnt as a known answer, then sent again as a task like any other, in the background
+    assert await until(lambda: any(t["status"] == "done" for t in _spot_checks(submitter)))
+    check = _spot_checks(submitter)[0]
+    price = econ.task_price_micro("encryption", len(b"hello spot-check"))
+    assert check["kind"] == "encryption" and check["credits"] == econ.format_credits(2 * price)
+    assert submitter.stats()["tasks_submitted"] == 1  # the check is not the user's task
+    assert not submitter._bars
+    # the workers cannot tell: each executed it as an ordinary task and was paid
+    executed = sum(len(w.history()["tasks"]) for w in workers)
+    assert executed == 4
+
+
+async def test_workers_that_fail_a_spot_check_are_barred_and_it_is_remembered(
+    network: tuple[list[Node], Node, Genesis],
+) -> None:
+    workers, submitter, _ = network
+    assert await until(lambda: len(submitter.stats()["peers"]) == 3)
+    assert submitter.ledger is not None and submitter.identity is not None
+    # a planted known answer no honest worker can match stands for a lying worker
+    wrong = {"data": base64.b64encode(b"not the ciphertext").decode()}
+    balance = submitter.ledger.ledger.balance(
+        submitter.identity.public_key, int(time.time() * 1000)
+    )
+    await submitter._spot_check(KnownAnswer("encryption", ENCRYPT, wrong, 2, "normal"))
+    failed = _spot_checks(submitter)
+    assert [t["status"] for t in failed] == ["failed"] and failed[0]["credits"] == "0"
+    now = int(time.time() * 1000)
+    assert submitter.ledger.ledger.balance(submitter.identity.public_key, now) == balance
+    bad = set(submitter._bars)
+    assert len(bad) == 2 and all(not submitter._trusted(w) for w in bad)
+    saved = json.loads(submitter.ledger.store.get_meta(node_module.BARS_META) or "{}")
+    assert {bytes.fromhex(k) for k in saved} == bad  # survives a restart
+    # the next task goes to the one worker that was not caught
+    out = await submitter.submit("encryption", ENCRYPT, redundancy=1, timeout_s=30)
+    assert out.verified
+    honest = [w for w in workers if w.identity is not None and w.identity.public_key not in bad]
+    assert [w.identity.node_id for w in honest] == out.workers  # type: ignore[union-attr]

@@ -92,6 +92,7 @@ def submitter(
     known_answer: Any = None,
     audit_rate: float = 0.0,
     network: bytes = NET,
+    barred: frozenset[bytes] = frozenset(),
 ) -> SubmitterFlow:
     return SubmitterFlow(
         SUB,
@@ -109,6 +110,7 @@ def submitter(
         known_answer,
         assign_timeout_ms=TIMEOUT,
         audit_rate=audit_rate,
+        barred=barred,
     )
 
 
@@ -337,6 +339,14 @@ def test_spot_check_pays_the_correct_workers() -> None:
     v = sim.verdict
     assert v.redundancy == 3  # a spot-check never runs alone
     assert v.verified and v.paid == keys(0, 2) and len(v.dissenters[0].evidence) == 3
+
+
+def test_a_barred_worker_cannot_claim_and_the_task_goes_to_others() -> None:
+    sim = Sim(submitter(2, barred=frozenset(keys(0))), [GOOD, GOOD, GOOD])
+    for i in range(3):
+        sim.claim(i)
+    assert "worker is barred here (it failed a spot-check)" in sim.rejected
+    assert sim.verdict.verified and set(sim.verdict.paid) == set(keys(1, 2))
 
 
 def test_trusted_claimer_runs_alone() -> None:

@@ -286,7 +286,7 @@ async def submit_until_paid(
     sub = Node(
         net.tmp / "submitter",
         net.genesis,
-        NodeOptions(relays=(net.url,), loopback=True, cpu_limit=0.5),
+        NodeOptions(relays=(net.url,), loopback=True, cpu_limit=0.5, spot_check_rate=0.0),
     )
     await sub.start()
     paid: list[str] = []

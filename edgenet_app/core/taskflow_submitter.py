@@ -84,6 +84,7 @@ class SubmitterFlow:
         audit_rate: float = SPOT_CHECK_RATE,
         limiter: TokenBucket | None = None,
         only: tuple[bytes, ...] = (),
+        barred: frozenset[bytes] = frozenset(),
     ) -> None:
         if not 1 <= redundancy <= MAX_REDUNDANCY:
             raise ValueError(f"redundancy must be between 1 and {MAX_REDUNDANCY}")
@@ -109,6 +110,7 @@ class SubmitterFlow:
         self.audit_rate = audit_rate
         self.limiter = limiter
         self.only = only
+        self.barred = barred  # workers that failed this submitter's spot-checks
         self.announce: TaskAnnounce | None = None
         self.verdict: Verdict | None = None
         self.assigned: dict[bytes, int] = {}  # worker -> assignment deadline
@@ -188,6 +190,8 @@ class SubmitterFlow:
             return [Rejected("worker already failed this task")]
         if self.only and worker not in self.only:
             return [Rejected("the task is reserved for other workers")]
+        if worker in self.barred:
+            return [Rejected("worker is barred here (it failed a spot-check)")]
         if worker in self._seen:
             return [Rejected("duplicate claim")]
         if self.open_slots <= 0 and len(self.standby) >= MAX_STANDBY:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 import logging
 import os
 import random
@@ -29,6 +30,7 @@ from ..core.genesis import Genesis
 from ..core.identity import Identity, node_id_of
 from ..core.peerwire import Gossip
 from ..core.settings import SettingValue
+from ..core.spotcheck import BAR_MS, AnswerBank, KnownAnswer, barred
 from ..core.taskflow import (
     Action,
     Execute,
@@ -75,6 +77,7 @@ TICK_S = 0.1
 IDLE_TICK_S = 1.0
 REJOIN_GRACE_S = 8.0  # a peer that left the relay but kept its link may come back this soon
 UPKEEP_MS = 2_000  # activity, links, stake and uptime are reviewed this often
+BARS_META = "spot_check_bars"  # store meta: workers barred after failing a spot-check
 HAND_BACK_AFTER_MS = 15_000  # tasks suspended this long (paused, busy machine) are given back
 UPTIME_CLAIM_EVERY_MS = econ.HOUR_MS
 RELAY_BACKOFF_S = 0.5
@@ -129,6 +132,7 @@ class NodeOptions:
     # in one process or on one machine (tests) would take each other's workers for them.
     max_other_cpu: float = 1.0
     probe: Probe = field(default_factory=SystemProbe)
+    spot_check_rate: float = econ.SPOT_CHECK_RATE  # share of submitted tasks followed by one
 
     @classmethod
     def from_settings(
@@ -193,6 +197,9 @@ class Node:
         self._works: dict[bytes, WorkerFlow] = {}
         self._running: dict[bytes, PoolTask] = {}
         self._held_since_ms: int | None = None  # running tasks suspended since
+        self._answers = AnswerBank()  # known answers for spot-checks (core/spotcheck.py)
+        self._bars: dict[bytes, int] = {}  # worker -> barred until (failed a spot-check)
+        self._rng = random.Random()
         self._bg: set[asyncio.Task[Any]] = set()
         self._ticker: asyncio.Task[None] | None = None
         self._listeners: list[Callable[[dict[str, Any]], None]] = []
@@ -273,6 +280,7 @@ class Node:
         if created:
             log.info("created identity %s", self.identity.node_id)
         self.ledger = LedgerStore.open(self.data_dir, self.genesis)
+        self._load_bars()
         self._claim_genesis_grant()
         self.pool = WorkerPool(
             self.data_dir,
@@ -758,50 +766,11 @@ class Node:
                 f"{econ.format_credits(max(0, available))} are available"
                 + (" (the rest is reserved by tasks in flight)" if self._reserved else "")
             )
-        task_id = os.urandom(16)
-        flow = SubmitterFlow(
-            self.identity,
-            self.genesis.network_id,
-            task_id,
-            kind,
-            payload,
-            price,
-            redundancy,
-            priority,
-            now_ms() + int(timeout_s * 1000),
-            k.verification.agree,
-            self._trusted,
-            random.Random(task_id),
-            size=size,
-            limiter=self._claims_in,
-            only=only,
-            # a silent worker is replaced after half the task's time (≥ 5 s, ≤ 60 s)
-            assign_timeout_ms=int(min(60.0, max(5.0, timeout_s / 2)) * 1000),
+        verdict, cost = await self._run_task(
+            kind, payload, k.verification.agree, size, price, redundancy, priority, timeout_s, only
         )
-        fut: asyncio.Future[Verdict] = asyncio.get_running_loop().create_future()
-        self._submits[task_id] = (flow, fut)
-        self.tasks_submitted += 1
-        self._reserved += budget
-        started = now_ms()
-        try:
-            await self._perform(flow.start(started), flow)
-            verdict = await asyncio.wait_for(fut, timeout_s + 5)
-            cost = await self._settle(kind, verdict)
-        finally:
-            self._reserved -= budget
-            self._submits.pop(task_id, None)
-        self._record(
-            TaskRecord(
-                task_id.hex(),
-                kind,
-                "submitted",
-                "done" if verdict.verified else "failed",
-                started,
-                now_ms(),
-                cost,
-                None if verdict.verified else verdict.reason[:500],
-            )
-        )
+        if self.options.spot_check_rate > 0:
+            self._learn_and_maybe_spot_check(kind, payload, priority, verdict)
         if collection is not None and kind == "vector_insert" and verdict.verified:
             self.placement.set_holders(collection, verdict.paid)
         elif collection is not None and verdict.verified:  # a search: drop dissenters
@@ -816,6 +785,148 @@ class Node:
             verdict.reason,
             verdict.refund,
         )
+
+    async def _run_task(
+        self,
+        kind: str,
+        payload: Any,
+        agree: Callable[[Any, Any], bool],
+        size: int,
+        price: int,
+        redundancy: int,
+        priority: str,
+        timeout_s: float,
+        only: tuple[bytes, ...] = (),
+        known_answer: Any | None = None,
+    ) -> tuple[Verdict, int]:
+        """Announce, assign, verify, settle and record one task: (verdict, cost paid)."""
+        assert self.identity is not None
+        task_id = os.urandom(16)
+        budget = price * redundancy
+        flow = SubmitterFlow(
+            self.identity,
+            self.genesis.network_id,
+            task_id,
+            kind,
+            payload,
+            price,
+            redundancy,
+            priority,
+            now_ms() + int(timeout_s * 1000),
+            agree,
+            self._trusted,
+            random.Random(task_id),
+            known_answer,
+            size=size,
+            limiter=self._claims_in,
+            only=only,
+            barred=barred(self._bars, now_ms()),
+            # a silent worker is replaced after half the task's time (≥ 5 s, ≤ 60 s)
+            assign_timeout_ms=int(min(60.0, max(5.0, timeout_s / 2)) * 1000),
+        )
+        fut: asyncio.Future[Verdict] = asyncio.get_running_loop().create_future()
+        self._submits[task_id] = (flow, fut)
+        if known_answer is None:
+            self.tasks_submitted += 1
+        self._reserved += budget
+        started = now_ms()
+        try:
+            await self._perform(flow.start(started), flow)
+            verdict = await asyncio.wait_for(fut, timeout_s + 5)
+            cost = await self._settle(kind, verdict)
+        finally:
+            self._reserved -= budget
+            self._submits.pop(task_id, None)
+        self._record(
+            TaskRecord(
+                task_id.hex(),
+                kind,
+                "spot-check" if known_answer is not None else "submitted",
+                "done" if verdict.verified else "failed",
+                started,
+                now_ms(),
+                cost,
+                None if verdict.verified else verdict.reason[:500],
+            )
+        )
+        return verdict, cost
+
+    def _learn_and_maybe_spot_check(
+        self, kind: str, payload: Any, priority: str, verdict: Verdict
+    ) -> None:
+        """Keep a strong answer for later; about one task in ten, spot-check with one."""
+        self._answers.learn(kind, payload, priority, verdict)
+        known = self._answers.pick(self._rng, self.options.spot_check_rate)
+        if known is not None:
+            self._spawn(self._spot_check(known))
+
+    async def _spot_check(self, known: KnownAnswer) -> None:
+        """Send a task whose answer is known, like any other; bar the workers that get it
+        wrong (core/spotcheck.py). Paid like any task: only the agreeing results."""
+        assert self.identity is not None and self.ledger is not None
+        from ..tasks.registry import get_kind
+
+        k = get_kind(known.kind)
+        size = k.size(k.parse(known.payload))
+        price = econ.task_price_micro(known.kind, size, known.priority)
+        available = self.ledger.ledger.balance(self.identity.public_key, now_ms()).available
+        if price * known.redundancy > available - self._reserved:
+            return  # never spend credits the user's own tasks need
+        try:
+            verdict, _ = await self._run_task(
+                known.kind,
+                known.payload,
+                k.verification.agree,
+                size,
+                price,
+                known.redundancy,
+                known.priority,
+                60.0,
+                known_answer=known.answer,
+            )
+        except (TimeoutError, NodeError) as exc:
+            log.info("spot-check not run: %s", exc)
+            return
+        now = now_ms()
+        for dissent in verdict.dissenters:
+            self._bars[dissent.worker] = now + BAR_MS
+            log.warning(
+                "%s failed a spot-check (%s): barred for 24 h",
+                node_id_of(dissent.worker),
+                known.kind,
+            )
+            self._emit({"event": "spot_check_failed", "worker": node_id_of(dissent.worker)})
+        if verdict.dissenters:
+            self._save_bars()
+        log.info(
+            "spot-check %s: %d passed, %d failed",
+            known.kind,
+            len(verdict.payments),
+            len(verdict.dissenters),
+        )
+
+    def _save_bars(self) -> None:
+        if self.ledger is None:
+            return
+        live = {w.hex(): t for w, t in self._bars.items() if t > now_ms()}
+        try:
+            self.ledger.store.set_meta(BARS_META, json.dumps(live, sort_keys=True))
+        except StoreError as exc:
+            log.warning("could not save spot-check bars: %s", exc)
+
+    def _load_bars(self) -> None:
+        assert self.ledger is not None
+        raw = self.ledger.store.get_meta(BARS_META)
+        try:
+            saved = json.loads(raw) if raw else {}
+            self._bars = {
+                bytes.fromhex(w): int(t)
+                for w, t in saved.items()
+                if len(w) == 64 and int(t) > now_ms()
+            }
+        except (ValueError, TypeError, AttributeError) as exc:
+            log.warning("ignoring unreadable spot-check bars: %s", exc)
+            self._bars = {}
 
     async def _settle(self, kind: str, verdict: Verdict) -> int:
         assert self.identity is not None and self.ledger is not None and self.mesh is not None
@@ -905,7 +1016,7 @@ class Node:
 
     def _trusted(self, worker: bytes) -> bool:
         """Reputation-weighted trust: a proven host may run a task alone (core/economics)."""
-        if self.ledger is None:
+        if self.ledger is None or self._bars.get(worker, 0) > now_ms():
             return False
         acct = self.ledger.ledger.state.accounts.get(worker)
         if acct is None or acct.staked < econ.STAKE_REQUIRED or acct.staked_since is None:

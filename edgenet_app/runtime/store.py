@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 SQLITE_MAGIC: Final = b"SQLite format 3\x00"
 BUSY_TIMEOUT_MS: Final = 10_000
-TASK_ROLES: Final = ("submitted", "executed", "local")
+TASK_ROLES: Final = ("submitted", "executed", "local", "spot-check")
 TASK_STATUSES: Final = ("pending", "running", "done", "failed", "cancelled")
 
 

@@ -1,0 +1,82 @@
+"""Spot-checks with known answers (pure logic; the node drives them).
+
+About one task in ten (`SPOT_CHECK_RATE`) that a node submits is followed by a
+spot-check: a task whose answer the node already knows, sent like any other (same kind,
+price, priority and redundancy as a real task; the payload sealed to each worker), so a
+worker cannot tell it from real work. The results that agree with the known answer are
+paid; a worker whose result disagrees is not paid and is barred by this node for
+`BAR_MS` (it may not claim this node's tasks, and never runs one of them alone).
+
+Known answers come from this node's own verified tasks, and only the strongest ones: at
+least two results, all of them agreeing, no dissenter. Tasks on stored collections
+(vector_insert, vector_search) are never reused: their answer depends on the workers'
+state. The bank keeps the newest `BANK_SIZE` answers whose payload encodes to at most
+`MAX_PAYLOAD_BYTES`, in memory only.
+
+What this does not catch: a worker that remembers payloads it computed before can
+recognise a repeat of one of them (it then answers honestly, which costs it nothing but
+also proves nothing); two colluding workers that were the only ones to verify a task can
+plant a wrong known answer, which costs honest workers this node's trust (SECURITY.md).
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from . import codec
+from .economics import SPOT_CHECK_RATE
+from .errors import CodecError
+from .taskflow_common import Verdict
+
+BANK_SIZE = 32
+MAX_PAYLOAD_BYTES = 64 * 1024
+BAR_MS = 24 * 3_600_000  # a worker that failed a spot-check is barred this long
+STATEFUL_KINDS = frozenset({"vector_insert", "vector_search"})
+
+
+@dataclass(frozen=True)
+class KnownAnswer:
+    kind: str
+    payload: Any
+    answer: Any
+    redundancy: int
+    priority: str
+
+
+class AnswerBank:
+    """The newest known answers, learnt from unanimous verified verdicts."""
+
+    def __init__(self, capacity: int = BANK_SIZE) -> None:
+        self._items: deque[KnownAnswer] = deque(maxlen=capacity)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def learn(self, kind: str, payload: Any, priority: str, verdict: Verdict) -> bool:
+        """Keep this task's answer if it is strong enough to judge others by."""
+        if kind in STATEFUL_KINDS or verdict.spot_check or not verdict.verified:
+            return False
+        if len(verdict.payments) < 2 or verdict.dissenters:
+            return False
+        try:
+            if len(codec.encode(payload)) > MAX_PAYLOAD_BYTES:
+                return False
+        except CodecError:
+            return False
+        self._items.append(KnownAnswer(kind, payload, verdict.result, verdict.redundancy, priority))
+        return True
+
+    def pick(self, rng: random.Random, rate: float = SPOT_CHECK_RATE) -> KnownAnswer | None:
+        """After a task: a known answer to spot-check with, `rate` of the time."""
+        if not self._items or rng.random() >= rate:
+            return None
+        return self._items[rng.randrange(len(self._items))]
+
+
+def barred(bars: Mapping[bytes, int], now_ms: int) -> frozenset[bytes]:
+    """The workers still barred at `now_ms` (bars: worker -> barred until, ms)."""
+    return frozenset(w for w, until in bars.items() if until > now_ms)
