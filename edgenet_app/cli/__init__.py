@@ -119,6 +119,10 @@ def _insert_command(args: list[str], i: int, command: str, *, drop: int) -> list
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if argv is None:  # run as the `edgenet` program (not called from a test or a library)
+        from ..runtime import no_media
+
+        no_media.install()  # data channels only: ~17 MB less in every node and the app
     parser = build_parser()
     args = parser.parse_args(expand_app(expand_headless(sys.argv[1:] if argv is None else argv)))
     logging.basicConfig(
