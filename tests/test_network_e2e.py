@@ -3,7 +3,8 @@ and a submitter node that runs every task kind with redundancy 3.
 
 Checks each result against a local execution, that every worker paid was part of the
 agreeing majority, that all five ledgers converge (same state root) within a second of the
-last settlement, and that supply == minted − burned everywhere.
+last settlement, that supply == minted − burned everywhere, and that the node processes
+never loaded FFmpeg, numpy or wasmtime themselves.
 """
 
 from __future__ import annotations
@@ -104,5 +105,13 @@ async def test_every_kind_with_redundancy_3_on_four_node_processes(
             earned = sum(views[0]["totals"][w.public_key.hex()] - granted for w in workers)
             assert earned >= spent  # paid prices plus minted bonus
             assert sub.stats()["credits"]["staked"] == econ.format_credits(staked)
+            # the node processes ran every kind without loading FFmpeg (no_media), numpy or
+            # wasmtime themselves: their worker processes did (the idle RSS target)
+            for w in workers:
+                maps = Path(f"/proc/{w.popen.pid}/maps")
+                if maps.exists():
+                    mapped = maps.read_text()
+                    for lib in ("libavcodec", "_multiarray_umath", "wasmtime"):
+                        assert lib not in mapped, f"{w.name} mapped {lib}"
         finally:
             await sub.stop()

@@ -305,3 +305,12 @@ def test_holding_suspends_running_work_and_held_time_is_not_charged(tmp_path: Pa
         assert running > 0.3, f"the released worker only got {running:.2f} cores"
         out = task.result(timeout=10)  # its own time limit still applies once running
         assert out.error_code == "timeout"
+
+
+def test_unvalidated_submissions_are_validated_by_the_worker(pool: WorkerPool) -> None:
+    """validate=False (a node running a peer's task): the worker process still refuses a
+    bad payload with the same precise error, and a good one runs."""
+    bad = pool.run_sync("encryption", {"op": "encrypt", "key": "short"}, validate=False)
+    assert bad.error_code == "bad_payload" and "key" in (bad.error or "")
+    good = pool.run_sync("encryption", enc(b"fine"), validate=False)
+    assert good.ok

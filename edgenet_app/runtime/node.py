@@ -673,6 +673,7 @@ class Node:
                 action.payload,
                 urgent=urgent,
                 scope=node_id_of(flow.announce.sender),
+                validate=False,  # the worker process validates: numpy & co. stay out of here
             )
         except TaskError as exc:
             await self._perform(flow.on_failed(str(exc), now_ms()), flow)

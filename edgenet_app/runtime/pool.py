@@ -33,6 +33,7 @@ from typing import Any
 
 import psutil
 
+from ..core.economics import TASK_KINDS
 from ..tasks.base import Json, Limits, PayloadError, TaskError
 from . import worker as worker_mod
 from .throttle import Throttle
@@ -234,8 +235,13 @@ class WorkerPool:
         limits: Limits | None = None,
         urgent: bool = False,
         scope: str = "",
+        validate: bool = True,
     ) -> PoolTask:
         """Validate and queue a task (`urgent`: ahead of the others, for high priority).
+
+        `validate=False` leaves the payload's validation to the worker process (it parses
+        it anyway; a bad payload then fails the task with `bad_payload`): a node
+        running peers' tasks then never loads numpy, wasmtime or hnswlib itself.
 
         `scope` names whose stored data (vector collections) the task sees: "" the local
         user's, a submitter's node id for network tasks, so peers cannot touch each
@@ -245,15 +251,14 @@ class WorkerPool:
             raise ValueError(f"invalid task scope {scope!r}")
         if self._closed:
             raise TaskError("the worker pool is shut down", code="closed")
-        from ..tasks.registry import UnknownKind, get_kind  # numpy: only with the first task
-
-        try:
-            k = get_kind(kind)
-        except UnknownKind as exc:
-            raise PayloadError(str(exc.args[0])) from None
+        if kind not in TASK_KINDS:
+            raise PayloadError(f"unknown task kind {kind!r}; known: {', '.join(TASK_KINDS)}")
         if self.allowed_kinds is not None and kind not in self.allowed_kinds:
             raise TaskError(f"task kind {kind!r} is not allowed on this node", code="not_allowed")
-        k.parse(payload)
+        if validate:
+            from ..tasks.registry import get_kind  # numpy & co.: only with the first task
+
+            get_kind(kind).parse(payload)
         task = PoolTask(
             task_id or f"t{next(self._ids)}", kind, payload, limits or self.limits, scope
         )
