@@ -210,16 +210,20 @@ async def test_a_unanimous_task_is_followed_by_a_spot_check_that_honest_workers_
     assert await until(lambda: len(submitter.stats()["peers"]) == 3)
     out = await submitter.submit("encryption", ENCRYPT, redundancy=2, timeout_s=30)
     assert out.verified
-    # learnt as a known answer, then sent again as a task like any other, in the background
+    assert not _spot_checks(submitter)  # never re-sends the task its workers just ran
+    other = {**ENCRYPT, "data": base64.b64encode(b"another message").decode()}
+    out = await submitter.submit("encryption", other, redundancy=2, timeout_s=30)
+    assert out.verified
+    # the first task's answer, sent again as a task like any other, in the background
     assert await until(lambda: any(t["status"] == "done" for t in _spot_checks(submitter)))
     check = _spot_checks(submitter)[0]
     price = econ.task_price_micro("encryption", len(b"hello spot-check"))
     assert check["kind"] == "encryption" and check["credits"] == econ.format_credits(2 * price)
-    assert submitter.stats()["tasks_submitted"] == 1  # the check is not the user's task
+    assert submitter.stats()["tasks_submitted"] == 2  # the check is not the user's task
     assert not submitter._bars
     # the workers cannot tell: each executed it as an ordinary task and was paid
     executed = sum(len(w.history()["tasks"]) for w in workers)
-    assert executed == 4
+    assert executed == 6
 
 
 async def test_workers_that_fail_a_spot_check_are_barred_and_it_is_remembered(

@@ -71,10 +71,11 @@ class AnswerBank:
         return True
 
     def pick(self, rng: random.Random, rate: float = SPOT_CHECK_RATE) -> KnownAnswer | None:
-        """After a task: a known answer to spot-check with, `rate` of the time."""
-        if not self._items or rng.random() >= rate:
+        """After a task: a known answer to spot-check with, `rate` of the time. Never the
+        newest one: the workers that just computed it would see the same payload again."""
+        if len(self._items) < 2 or rng.random() >= rate:
             return None
-        return self._items[rng.randrange(len(self._items))]
+        return self._items[rng.randrange(len(self._items) - 1)]
 
 
 def barred(bars: Mapping[bytes, int], now_ms: int) -> frozenset[bytes]:

@@ -868,7 +868,7 @@ class Node:
         from ..tasks.registry import get_kind
 
         k = get_kind(known.kind)
-        size = k.size(k.parse(known.payload))
+        size = k.size(k.parse(known.payload))  # parsed before: it was submitted from here
         price = econ.task_price_micro(known.kind, size, known.priority)
         available = self.ledger.ledger.balance(self.identity.public_key, now_ms()).available
         if price * known.redundancy > available - self._reserved:
@@ -885,7 +885,7 @@ class Node:
                 60.0,
                 known_answer=known.answer,
             )
-        except (TimeoutError, NodeError) as exc:
+        except (TimeoutError, EdgenetError) as exc:  # e.g. the node stopping meanwhile
             log.info("spot-check not run: %s", exc)
             return
         now = now_ms()
