@@ -251,3 +251,27 @@ async def test_workers_that_fail_a_spot_check_are_barred_and_it_is_remembered(
     assert out.verified
     honest = [w for w in workers if w.identity is not None and w.identity.public_key not in bad]
     assert [w.identity.node_id for w in honest] == out.workers  # type: ignore[union-attr]
+
+
+async def test_a_pause_or_snooze_outlives_a_restart(
+    network: tuple[list[Node], Node, Genesis],
+) -> None:
+    workers, _, genesis = network
+    paused, snoozed, resumed = workers
+    paused.pause()
+    snoozed.snooze(3600)
+    resumed.pause()
+    resumed.resume()
+    for node in workers:
+        await node.stop()
+    again = [Node(n.data_dir, genesis, n.options) for n in workers]
+    try:
+        for n in again:
+            await n.start()
+        states = [(n.stats()["state"], n.paused, n.snoozed_until_ms > 0) for n in again]
+        assert states[0] == ("paused", True, False)
+        assert states[1][0] == "paused" and states[1][2]
+        assert states[2][:2] == ("offline", False) or states[2][:2] == ("contributing", False)
+    finally:
+        for n in again:
+            await n.stop()

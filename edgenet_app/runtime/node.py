@@ -77,6 +77,7 @@ TICK_S = 0.1
 IDLE_TICK_S = 1.0
 REJOIN_GRACE_S = 8.0  # a peer that left the relay but kept its link may come back this soon
 UPKEEP_MS = 2_000  # activity, links, stake and uptime are reviewed this often
+PAUSE_META = "pause"  # store meta: paused / snoozed until, kept across restarts
 BARS_META = "spot_check_bars"  # store meta: workers barred after failing a spot-check
 HAND_BACK_AFTER_MS = 15_000  # tasks suspended this long (paused, busy machine) are given back
 UPTIME_CLAIM_EVERY_MS = econ.HOUR_MS
@@ -281,6 +282,7 @@ class Node:
             log.info("created identity %s", self.identity.node_id)
         self.ledger = LedgerStore.open(self.data_dir, self.genesis)
         self._load_bars()
+        self._load_pause()
         self._claim_genesis_grant()
         self.pool = WorkerPool(
             self.data_dir,
@@ -1030,6 +1032,7 @@ class Node:
 
     def pause(self) -> None:
         self.paused = True
+        self._save_pause()
         self._update_activity()
 
     def resume(self) -> None:
@@ -1037,17 +1040,49 @@ class Node:
         self.paused = False
         self.snoozed_until_ms = 0
         self.draining = False
+        self._save_pause()
         self._update_activity()
 
     def snooze(self, seconds: float) -> None:
         """Pause for `seconds`, then resume by itself."""
         self.snoozed_until_ms = now_ms() + int(seconds * 1000)
+        self._save_pause()
         self._update_activity()
 
     def finish_then_pause(self) -> None:
         """Take no new tasks; pause once those running here are done."""
         self.draining = True
+        self._save_pause()
         self._update_activity()
+
+    def _save_pause(self) -> None:
+        """A pause, snooze or pending finish-then-pause outlives a restart (like BOINC's
+        suspend): the user said so, a reboot did not take it back."""
+        if self.ledger is None:
+            return
+        state = {"paused": self.paused or self.draining, "snoozed_until_ms": self.snoozed_until_ms}
+        try:
+            self.ledger.store.set_meta(PAUSE_META, json.dumps(state, sort_keys=True))
+        except StoreError as exc:
+            log.warning("could not save the pause: %s", exc)
+
+    def _load_pause(self) -> None:
+        assert self.ledger is not None
+        raw = self.ledger.store.get_meta(PAUSE_META)
+        try:
+            state = json.loads(raw) if raw else {}
+            paused = state.get("paused", False)
+            until = state.get("snoozed_until_ms", 0)
+            if not isinstance(paused, bool) or not isinstance(until, int):
+                raise ValueError(f"unexpected values {state!r}")
+        except (ValueError, AttributeError) as exc:
+            log.warning("ignoring an unreadable saved pause: %s", exc)
+            return
+        self.paused = self.paused or paused
+        if until > now_ms():
+            self.snoozed_until_ms = max(self.snoozed_until_ms, until)
+        if self.paused or self.snoozed_until_ms:
+            log.info("still paused from before the restart (resume to contribute)")
 
     def _update_activity(self) -> None:
         """Decide (core/activity.py) whether to contribute now, and at which CPU limit."""
