@@ -36,6 +36,7 @@ from edgenet_app.core.peerwire import (
     Summary,
     VersionVector,
     direct_frames,
+    flood_targets,
     parse,
     peers_digest,
     vv_digest,
@@ -343,6 +344,18 @@ def test_peer_book_learns_confirms_expires_and_forgets() -> None:
     for i in range(5):
         book.learn(bytes([i]) * 32, [d], 2000 + i)
     assert len(book._lists) == 2  # bounded
+
+
+def test_a_flood_skips_the_peers_its_sender_already_reached() -> None:
+    a, b, c, d, e = (n.public_key for n in NODES[:5])
+    book = PeerBook(a, ttl_ms=1000)
+    assert book.links_of(b, 0) == frozenset()  # nothing known: pass it to everyone
+    assert flood_targets([b, c, d], b, book.links_of(b, 0)) == [c, d]
+    book.learn(b, [a, c], 0)  # b has links to us and to c: c got b's copy
+    assert book.links_of(b, 0) == frozenset({c})
+    assert flood_targets([b, c, d, e], b, book.links_of(b, 0)) == [d, e]
+    assert flood_targets([b, c, d], None, frozenset()) == [b, c, d]  # our own: all links
+    assert book.links_of(b, 2000) == frozenset()  # an expired list covers nobody
 
 
 def test_peer_advert_sends_on_connect_big_changes_and_with_summaries() -> None:

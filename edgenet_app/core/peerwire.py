@@ -408,6 +408,12 @@ class PeerBook:
         self._expire(now_ms)
         return [n for n, (_, keys, _) in reversed(self._lists.items()) if peer in keys]
 
+    def links_of(self, neighbour: bytes, now_ms: int) -> frozenset[bytes]:
+        """The peers `neighbour` said it has links to (empty if unknown or expired)."""
+        self._expire(now_ms)
+        entry = self._lists.get(neighbour)
+        return entry[1] if entry is not None else frozenset()
+
     def known(self, now_ms: int) -> set[bytes]:
         """Every peer some neighbour can forward to."""
         self._expire(now_ms)
@@ -415,6 +421,17 @@ class PeerBook:
         for _, keys, _ in self._lists.values():
             out |= keys
         return out
+
+
+def flood_targets(
+    linked: Iterable[bytes], came_from: bytes | None, covered: frozenset[bytes]
+) -> list[bytes]:
+    """Where to pass on a flooded frame (gossip, new ledger events) that came from
+    `came_from`: every linked peer except that one and those it has links to itself
+    (`covered`, from its `peers` list): it flooded to them already. In a dense mesh this
+    removes nearly every duplicate; a stale list can make a peer miss one copy, which the
+    next announce or ledger anti-entropy makes up for."""
+    return [p for p in linked if p != came_from and p not in covered]
 
 
 class PeerAdvert:

@@ -43,6 +43,7 @@ from ..core.peerwire import (
     Summary,
     VersionVector,
     direct_frames,
+    flood_targets,
     parse,
     vv_digest,
 )
@@ -305,7 +306,8 @@ class Mesh:
             for _ in range(sync.report.rejected - rejected):
                 await self._penalise(link, f"bad event: {sync.report.last_error}")
             if fresh:
-                await self._flood(Events(tuple(e.raw for e in fresh)).frame(), exclude=link.remote)
+                frame_out = Events(tuple(e.raw for e in fresh)).frame()
+                await self._flood(frame_out, came_from=link.remote)
                 for cb in self.on_new_events:
                     cb(fresh)
         elif isinstance(frame, Direct):
@@ -326,7 +328,7 @@ class Mesh:
                 await self.on_gossip(frame, link)
             nxt = frame.forwarded()
             if nxt is not None:
-                await self._flood(nxt.frame(), exclude=link.remote)
+                await self._flood(nxt.frame(), came_from=link.remote)
         elif isinstance(frame, Summary):
             self.book.confirm(link.remote, frame.peers, now_ms())
             loop_now = asyncio.get_running_loop().time()
@@ -368,11 +370,13 @@ class Mesh:
             log.warning("disconnecting %s after %d bad frames", node_id_of(link.remote), n)
             await link.close()
 
-    async def _flood(self, frame: bytes, *, exclude: bytes | None = None) -> None:
-        for peer, link in list(self.hub.links.items()):
-            if peer != exclude and link.open:
-                with contextlib.suppress(LinkClosed, ValueError):
-                    await link.send(frame)
+    async def _flood(self, frame: bytes, *, came_from: bytes | None = None) -> None:
+        """Send to every open link; a frame passed on skips the peers its sender covered."""
+        links = {p: link for p, link in list(self.hub.links.items()) if link.open}
+        covered = self.book.links_of(came_from, now_ms()) if came_from else frozenset()
+        for peer in flood_targets(links, came_from, covered):
+            with contextlib.suppress(LinkClosed, ValueError):
+                await links[peer].send(frame)
 
     async def send_direct(self, peer: bytes, body: bytes) -> None:
         """Send a task message to one peer, dialing it first if there is no open link."""
