@@ -349,13 +349,16 @@ def test_peer_book_learns_confirms_expires_and_forgets() -> None:
 def test_a_flood_skips_the_peers_its_sender_already_reached() -> None:
     a, b, c, d, e = (n.public_key for n in NODES[:5])
     book = PeerBook(a, ttl_ms=1000)
-    assert book.links_of(b, 0) == frozenset()  # nothing known: pass it to everyone
-    assert flood_targets([b, c, d], b, book.links_of(b, 0)) == [c, d]
-    book.learn(b, [a, c], 0)  # b has links to us and to c: c got b's copy
-    assert book.links_of(b, 0) == frozenset({c})
-    assert flood_targets([b, c, d, e], b, book.links_of(b, 0)) == [d, e]
+    assert book.covered_by(b, 0) == frozenset()  # nothing known: pass it to everyone
+    assert flood_targets([b, c, d], b, book.covered_by(b, 0)) == [c, d]
+    book.learn(b, [a, c, d, e], 0)  # b says it has links to c, d and e ...
+    book.learn(c, [a, b], 0)  # ... c confirms its link to b; d lists no b; e said nothing
+    book.learn(d, [a, e], 0)
+    assert book.links_of(b, 0) == frozenset({c, d, e})
+    assert book.covered_by(b, 0) == frozenset({c})  # only links both ends list
+    assert flood_targets([b, c, d, e], b, book.covered_by(b, 0)) == [d, e]
     assert flood_targets([b, c, d], None, frozenset()) == [b, c, d]  # our own: all links
-    assert book.links_of(b, 2000) == frozenset()  # an expired list covers nobody
+    assert book.covered_by(b, 2000) == frozenset()  # an expired list covers nobody
 
 
 def test_peer_advert_sends_on_connect_big_changes_and_with_summaries() -> None:

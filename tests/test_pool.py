@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import os
 import signal
 import subprocess
@@ -314,3 +315,32 @@ def test_unvalidated_submissions_are_validated_by_the_worker(pool: WorkerPool) -
     assert bad.error_code == "bad_payload" and "key" in (bad.error or "")
     good = pool.run_sync("encryption", enc(b"fine"), validate=False)
     assert good.ok
+
+
+def test_every_suspension_is_paired_with_one_resume(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Windows counts suspensions: a worker suspended twice needs two resumes. Held for many
+    periods, while the duty cycle runs, a worker is suspended once and resumed once."""
+    from edgenet_app.runtime import throttle as th
+
+    calls: list[str] = []
+    monkeypatch.setattr(th, "_suspend", lambda p: calls.append("s"))
+    monkeypatch.setattr(th, "_resume", lambda p: calls.append("r"))
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    t = th.Throttle(0.05, cpus=1, period_s=0.02)
+    try:
+        t.add(child.pid)
+        t.set_busy(child.pid, True)  # duty ~5 %: suspended most of each period
+        time.sleep(0.2)
+        t.hold()
+        time.sleep(0.3)  # fifteen periods held
+        depth = calls.count("s") - calls.count("r")
+        assert depth == 1, f"held worker suspended {depth} times over"
+        t.release()
+        time.sleep(0.05)
+        t.close()
+        assert calls.count("s") == calls.count("r"), calls[-10:]
+        assert all(a != b for a, b in itertools.pairwise(calls)), "unpaired"
+    finally:
+        t.close()
+        child.kill()
+        child.wait()

@@ -41,8 +41,8 @@ def verdict(
 
 def test_only_unanimous_verdicts_of_two_or_more_stateless_results_teach() -> None:
     bank = AnswerBank()
-    assert bank.learn("encryption", {"x": 1}, "normal", verdict((A, B, C)))
-    assert bank.learn("embedding", {"texts": ["hi"]}, "high", verdict((A, B)))
+    assert bank.learn("encryption", {"x": 1}, "normal", 30, verdict((A, B, C)))
+    assert bank.learn("embedding", {"texts": ["hi"]}, "high", 60, verdict((A, B)))
     refused = [
         ("encryption", verdict((A,))),  # a single (trusted) execution proves too little
         ("encryption", verdict((A, B), dissenters=(C,))),  # someone disagreed
@@ -52,23 +52,42 @@ def test_only_unanimous_verdicts_of_two_or_more_stateless_results_teach() -> Non
         ("vector_insert", verdict((A, B, C))),
     ]
     for kind, v in refused:
-        assert not bank.learn(kind, {"x": 2}, "normal", v), kind
+        assert not bank.learn(kind, {"x": 2}, "normal", 30, v), kind
     big = {"data": "x" * (MAX_PAYLOAD_BYTES + 1)}
-    assert not bank.learn("compression", big, "normal", verdict())
-    assert not bank.learn("encryption", {"bad": object()}, "normal", verdict())  # unencodable
+    assert not bank.learn("compression", big, "normal", 30, verdict())
+    assert not bank.learn("encryption", {"bad": object()}, "normal", 30, verdict())  # unencodable
     assert len(bank) == 2
+    known = bank.pick(random.Random(0), rate=1.0)  # never the newest: the first one
+    assert known is not None and known.answer == "answer" and known.payload == {"x": 1}
+    assert (known.kind, known.redundancy, known.priority, known.timeout_s) == (
+        "encryption",
+        3,
+        "normal",
+        30,
+    )
+    assert known.computed_by == {A, B, C}  # they may not claim its check
+
+
+def test_known_answers_are_copies_the_caller_cannot_change() -> None:
+    bank = AnswerBank()
+    payload = {"texts": ["a", "b"]}
+    result = {"embeddings": [[0.5, 0.25]]}
+    bank.learn("embedding", payload, "normal", 30, verdict(result=result))
+    bank.learn("embedding", {"texts": ["c"]}, "normal", 30, verdict())
+    payload["texts"].append("changed")  # a library user reusing its objects
+    result["embeddings"][0][0] = 9.0
     known = bank.pick(random.Random(0), rate=1.0)
-    assert known is not None and known.answer == "answer"
-    assert (known.kind, known.redundancy, known.priority) in {
-        ("encryption", 3, "normal"),
-        ("embedding", 2, "high"),
-    }
+    assert known is not None
+    assert known.payload == {"texts": ["a", "b"]}  # lists, as a payload travels
+    assert known.answer == {"embeddings": [[0.5, 0.25]]}
+    known.answer["embeddings"][0][0] = 1.0  # each read is a fresh copy
+    assert known.answer == {"embeddings": [[0.5, 0.25]]}
 
 
 def test_the_bank_keeps_the_newest_answers_and_picks_at_the_rate() -> None:
     bank = AnswerBank(capacity=4)
     for i in range(10):
-        bank.learn("encryption", {"i": i}, "normal", verdict(result=i))
+        bank.learn("encryption", {"i": i}, "normal", 30, verdict(result=i))
     assert len(bank) == 4
     rng = random.Random(7)
     picks = [bank.pick(rng, rate=1.0) for _ in range(200)]
@@ -78,7 +97,7 @@ def test_the_bank_keeps_the_newest_answers_and_picks_at_the_rate() -> None:
     assert 850 < hits < 1150  # about one in ten
     assert AnswerBank().pick(random.Random(1), rate=1.0) is None  # nothing known yet
     one = AnswerBank()
-    one.learn("encryption", {"i": 0}, "normal", verdict())
+    one.learn("encryption", {"i": 0}, "normal", 30, verdict())
     assert one.pick(random.Random(1), rate=1.0) is None  # only the task just verified
     assert bank.pick(random.Random(1), rate=0.0) is None
 

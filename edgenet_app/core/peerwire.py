@@ -414,6 +414,13 @@ class PeerBook:
         entry = self._lists.get(neighbour)
         return entry[1] if entry is not None else frozenset()
 
+    def covered_by(self, sender: bytes, now_ms: int) -> frozenset[bytes]:
+        """The peers `sender` reached itself when it flooded: those it lists that also
+        list it. Both ends must say so, so a neighbour lying about its links cannot stop
+        us passing a frame on to anyone."""
+        mine = self.links_of(sender, now_ms)
+        return frozenset(p for p in mine if sender in self.links_of(p, now_ms))
+
     def known(self, now_ms: int) -> set[bytes]:
         """Every peer some neighbour can forward to."""
         self._expire(now_ms)
@@ -427,10 +434,10 @@ def flood_targets(
     linked: Iterable[bytes], came_from: bytes | None, covered: frozenset[bytes]
 ) -> list[bytes]:
     """Where to pass on a flooded frame (gossip, new ledger events) that came from
-    `came_from`: every linked peer except that one and those it has links to itself
-    (`covered`, from its `peers` list): it flooded to them already. In a dense mesh this
-    removes nearly every duplicate; a stale list can make a peer miss one copy, which the
-    next announce or ledger anti-entropy makes up for."""
+    `came_from`: every linked peer except that one and those it reached itself
+    (`covered`, `PeerBook.covered_by`: links both ends list). In a dense mesh this removes
+    nearly every duplicate; a stale list can make a peer miss one copy, which the next
+    announce or ledger anti-entropy makes up for."""
     return [p for p in linked if p != came_from and p not in covered]
 
 

@@ -2,21 +2,24 @@
 
 About one task in ten (`SPOT_CHECK_RATE`) that a node submits is followed by a
 spot-check: a task whose answer the node already knows, sent like any other (same kind,
-price, priority and redundancy as a real task; the payload sealed to each worker), so a
-worker cannot tell it from real work. The results that agree with the known answer are
-paid; a worker whose result disagrees is not paid and is barred by this node for
-`BAR_MS` (it may not claim this node's tasks, and never runs one of them alone).
+price, priority and deadline as the original; the payload sealed to each worker), so a
+worker cannot tell it from real work. The workers that computed the original may not
+claim it (they could recognise the payload), so the check goes to others, as many as the
+original's redundancy when that many are linked. The results that agree with the known
+answer are paid; a worker whose result disagrees is not paid and is barred by this node
+for `BAR_MS` (it may not claim this node's tasks, and never runs one of them alone).
 
 Known answers come from this node's own verified tasks, and only the strongest ones: at
 least two results, all of them agreeing, no dissenter. Tasks on stored collections
 (vector_insert, vector_search) are never reused: their answer depends on the workers'
 state. The bank keeps the newest `BANK_SIZE` answers whose payload encodes to at most
-`MAX_PAYLOAD_BYTES`, in memory only.
+`MAX_PAYLOAD_BYTES`, in memory only, as encoded copies (a caller changing its payload or
+result object afterwards cannot change a known answer).
 
-What this does not catch: a worker that remembers payloads it computed before can
-recognise a repeat of one of them (it then answers honestly, which costs it nothing but
-also proves nothing); two colluding workers that were the only ones to verify a task can
-plant a wrong known answer, which costs honest workers this node's trust (SECURITY.md).
+What this does not catch: workers that share what they computed can recognise a repeat
+(a worker alone cannot: it never sees a check of a task it computed); two colluding
+workers that were the only ones to verify a task can plant a wrong known answer, which
+costs honest workers this node's trust (SECURITY.md).
 """
 
 from __future__ import annotations
@@ -41,10 +44,42 @@ STATEFUL_KINDS = frozenset({"vector_insert", "vector_search"})
 @dataclass(frozen=True)
 class KnownAnswer:
     kind: str
-    payload: Any
-    answer: Any
+    payload_raw: bytes  # canonical encodings: immutable copies
+    answer_raw: bytes
     redundancy: int
     priority: str
+    timeout_s: float
+    computed_by: frozenset[bytes]  # the original's workers: they may not claim the check
+
+    @classmethod
+    def of(
+        cls,
+        kind: str,
+        payload: Any,
+        answer: Any,
+        redundancy: int,
+        priority: str,
+        timeout_s: float,
+        computed_by: frozenset[bytes] = frozenset(),
+    ) -> KnownAnswer:
+        return cls(
+            kind,
+            codec.encode(payload),
+            codec.encode(answer),
+            redundancy,
+            priority,
+            timeout_s,
+            computed_by,
+        )
+
+    @property
+    def payload(self) -> Any:
+        """A fresh copy, shaped as it travels (lists, not tuples)."""
+        return codec.json_shaped(codec.decode(self.payload_raw))
+
+    @property
+    def answer(self) -> Any:
+        return codec.json_shaped(codec.decode(self.answer_raw))
 
 
 class AnswerBank:
@@ -56,18 +91,29 @@ class AnswerBank:
     def __len__(self) -> int:
         return len(self._items)
 
-    def learn(self, kind: str, payload: Any, priority: str, verdict: Verdict) -> bool:
+    def learn(
+        self, kind: str, payload: Any, priority: str, timeout_s: float, verdict: Verdict
+    ) -> bool:
         """Keep this task's answer if it is strong enough to judge others by."""
         if kind in STATEFUL_KINDS or verdict.spot_check or not verdict.verified:
             return False
         if len(verdict.payments) < 2 or verdict.dissenters:
             return False
         try:
-            if len(codec.encode(payload)) > MAX_PAYLOAD_BYTES:
-                return False
+            known = KnownAnswer.of(
+                kind,
+                payload,
+                verdict.result,
+                verdict.redundancy,
+                priority,
+                timeout_s,
+                frozenset(verdict.paid),
+            )
         except CodecError:
             return False
-        self._items.append(KnownAnswer(kind, payload, verdict.result, verdict.redundancy, priority))
+        if len(known.payload_raw) > MAX_PAYLOAD_BYTES:
+            return False
+        self._items.append(known)
         return True
 
     def pick(self, rng: random.Random, rate: float = SPOT_CHECK_RATE) -> KnownAnswer | None:

@@ -52,6 +52,13 @@ from .webrtc import DialError, LinkClosed, PeerHub, PeerLink, SendSignal
 
 log = logging.getLogger("edgenet.mesh")
 
+SYNC_REPLY_WINDOW_S = 10.0  # events from a link this soon after we sent it our vector
+
+
+def now_loop() -> float:
+    return asyncio.get_running_loop().time()
+
+
 RESYNC_S = 30.0
 MAX_BAD_FRAMES = 10
 
@@ -87,6 +94,7 @@ class Mesh:
         self.router = FwdRouter(self.me, self.network)
         self._adverts: dict[bytes, tuple[PeerLink, PeerAdvert]] = {}
         self._vv_replied: dict[bytes, float] = {}  # link → when we last answered a summary
+        self._asked: dict[bytes, float] = {}  # link → when we last sent it our full vector
         self._advertising: asyncio.Task[None] | None = None
         self._readvertise: asyncio.TimerHandle | None = None
         self._changed = False  # links changed since the neighbours were last considered
@@ -197,6 +205,7 @@ class Mesh:
         self._adverts[link.remote] = (link, advert)
         loop = asyncio.get_running_loop()
         try:
+            self._asked[link.remote] = loop.time()
             for frame in sync.hello():
                 await link.send(frame)
             await self._advertise_to(link, advert, periodic=False)
@@ -230,6 +239,7 @@ class Mesh:
                 if not link.open:  # not replaced by a newer link to the same peer
                     self.book.forget(link.remote)
                     self._vv_replied.pop(link.remote, None)
+                    self._asked.pop(link.remote, None)
                     self._links_changed()
                     for cb in self.on_link_lost:
                         cb(link.remote)
@@ -306,8 +316,11 @@ class Mesh:
             for _ in range(sync.report.rejected - rejected):
                 await self._penalise(link, f"bad event: {sync.report.last_error}")
             if fresh:
+                # a reply to our vector was not flooded by its sender: pass it on to all
+                asked = self._asked.get(link.remote)
+                reply = asked is not None and now_loop() - asked < SYNC_REPLY_WINDOW_S
                 frame_out = Events(tuple(e.raw for e in fresh)).frame()
-                await self._flood(frame_out, came_from=link.remote)
+                await self._flood(frame_out, came_from=link.remote, prune=not reply)
                 for cb in self.on_new_events:
                     cb(fresh)
         elif isinstance(frame, Direct):
@@ -337,6 +350,7 @@ class Mesh:
                 last is None or loop_now - last >= min(5.0, self.resync_s / 2)
             ):
                 self._vv_replied[link.remote] = loop_now
+                self._asked[link.remote] = loop_now
                 for out in sync.hello():  # we differ: the full vector, to get what we lack
                     await link.send(out)
         elif isinstance(frame, Peers):
@@ -370,10 +384,12 @@ class Mesh:
             log.warning("disconnecting %s after %d bad frames", node_id_of(link.remote), n)
             await link.close()
 
-    async def _flood(self, frame: bytes, *, came_from: bytes | None = None) -> None:
+    async def _flood(
+        self, frame: bytes, *, came_from: bytes | None = None, prune: bool = True
+    ) -> None:
         """Send to every open link; a frame passed on skips the peers its sender covered."""
         links = {p: link for p, link in list(self.hub.links.items()) if link.open}
-        covered = self.book.links_of(came_from, now_ms()) if came_from else frozenset()
+        covered = self.book.covered_by(came_from, now_ms()) if came_from and prune else frozenset()
         for peer in flood_targets(links, came_from, covered):
             with contextlib.suppress(LinkClosed, ValueError):
                 await links[peer].send(frame)

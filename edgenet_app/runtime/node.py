@@ -79,6 +79,7 @@ REJOIN_GRACE_S = 8.0  # a peer that left the relay but kept its link may come ba
 UPKEEP_MS = 2_000  # activity, links, stake and uptime are reviewed this often
 PAUSE_META = "pause"  # store meta: paused / snoozed until, kept across restarts
 BARS_META = "spot_check_bars"  # store meta: workers barred after failing a spot-check
+SPOT_CHECK_HEADROOM = 10  # a spot-check runs only with 10× its budget available
 HAND_BACK_AFTER_MS = 15_000  # tasks suspended this long (paused, busy machine) are given back
 UPTIME_CLAIM_EVERY_MS = econ.HOUR_MS
 RELAY_BACKOFF_S = 0.5
@@ -667,6 +668,12 @@ class Node:
 
     async def _execute(self, flow: WorkerFlow, action: Execute) -> None:
         assert self.pool is not None
+        if flow.state != "executing":  # handed back before it could start
+            return
+        if self.activity.cpu_limit <= 0:  # assigned after we stopped contributing: give
+            reason = f"the node stopped contributing: {self.activity.reason}"  # it back now
+            await self._perform(flow.on_failed(reason, now_ms()), flow)
+            return
         try:
             assert flow.announce is not None
             urgent = flow.announce.priority == "high"
@@ -773,7 +780,7 @@ class Node:
             kind, payload, k.verification.agree, size, price, redundancy, priority, timeout_s, only
         )
         if self.options.spot_check_rate > 0:
-            self._learn_and_maybe_spot_check(kind, payload, priority, verdict)
+            self._learn_and_maybe_spot_check(kind, payload, priority, timeout_s, verdict)
         if collection is not None and kind == "vector_insert" and verdict.verified:
             self.placement.set_holders(collection, verdict.paid)
         elif collection is not None and verdict.verified:  # a search: drop dissenters
@@ -801,9 +808,14 @@ class Node:
         timeout_s: float,
         only: tuple[bytes, ...] = (),
         known_answer: Any | None = None,
+        also_barred: frozenset[bytes] = frozenset(),
     ) -> tuple[Verdict, int]:
-        """Announce, assign, verify, settle and record one task: (verdict, cost paid)."""
+        """Announce, assign, verify, settle and record one task: (verdict, cost paid).
+
+        Workers barred after a failed spot-check may not claim it, except a task reserved
+        for a collection's holders (`only`): those alone hold the data."""
         assert self.identity is not None
+        shut_out = also_barred if only else barred(self._bars, now_ms()) | also_barred
         task_id = os.urandom(16)
         budget = price * redundancy
         flow = SubmitterFlow(
@@ -823,7 +835,7 @@ class Node:
             size=size,
             limiter=self._claims_in,
             only=only,
-            barred=barred(self._bars, now_ms()),
+            barred=shut_out,
             # a silent worker is replaced after half the task's time (≥ 5 s, ≤ 60 s)
             assign_timeout_ms=int(min(60.0, max(5.0, timeout_s / 2)) * 1000),
         )
@@ -855,37 +867,48 @@ class Node:
         return verdict, cost
 
     def _learn_and_maybe_spot_check(
-        self, kind: str, payload: Any, priority: str, verdict: Verdict
+        self, kind: str, payload: Any, priority: str, timeout_s: float, verdict: Verdict
     ) -> None:
         """Keep a strong answer for later; about one task in ten, spot-check with one."""
-        self._answers.learn(kind, payload, priority, verdict)
+        self._answers.learn(kind, payload, priority, timeout_s, verdict)
         known = self._answers.pick(self._rng, self.options.spot_check_rate)
         if known is not None:
             self._spawn(self._spot_check(known))
 
     async def _spot_check(self, known: KnownAnswer) -> None:
         """Send a task whose answer is known, like any other; bar the workers that get it
-        wrong (core/spotcheck.py). Paid like any task: only the agreeing results."""
-        assert self.identity is not None and self.ledger is not None
+        wrong (core/spotcheck.py). Paid like any task: only the agreeing results. Those
+        that computed the original may not claim it; with fewer others linked than the
+        original's redundancy, fewer are checked; with none, there is no check."""
+        assert self.identity is not None and self.ledger is not None and self.mesh is not None
         from ..tasks.registry import get_kind
 
+        now = now_ms()
+        self._bars = {w: t for w, t in self._bars.items() if t > now}
+        shut_out = known.computed_by | barred(self._bars, now)
+        eligible = [p for p, link in self.mesh.hub.links.items() if link.open]
+        redundancy = min(known.redundancy, sum(1 for p in eligible if p not in shut_out))
+        if redundancy < 1:
+            return
+        payload = known.payload
         k = get_kind(known.kind)
-        size = k.size(k.parse(known.payload))  # parsed before: it was submitted from here
+        size = k.size(k.parse(payload))  # parsed before: it was submitted from here
         price = econ.task_price_micro(known.kind, size, known.priority)
-        available = self.ledger.ledger.balance(self.identity.public_key, now_ms()).available
-        if price * known.redundancy > available - self._reserved:
-            return  # never spend credits the user's own tasks need
+        available = self.ledger.ledger.balance(self.identity.public_key, now).available
+        if price * redundancy * SPOT_CHECK_HEADROOM > available - self._reserved:
+            return  # never take credits the user's own tasks may need
         try:
             verdict, _ = await self._run_task(
                 known.kind,
-                known.payload,
+                payload,
                 k.verification.agree,
                 size,
                 price,
-                known.redundancy,
+                redundancy,
                 known.priority,
-                60.0,
+                known.timeout_s,
                 known_answer=known.answer,
+                also_barred=known.computed_by,
             )
         except (TimeoutError, EdgenetError) as exc:  # e.g. the node stopping meanwhile
             log.info("spot-check not run: %s", exc)
@@ -927,7 +950,7 @@ class Node:
                 for w, t in saved.items()
                 if len(w) == 64 and int(t) > now_ms()
             }
-        except (ValueError, TypeError, AttributeError) as exc:
+        except (ValueError, TypeError, AttributeError, OverflowError) as exc:
             log.warning("ignoring unreadable spot-check bars: %s", exc)
             self._bars = {}
 

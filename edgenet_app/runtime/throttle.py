@@ -65,6 +65,9 @@ class Throttle:
         self._thread: threading.Thread | None = None
         self._last_cpu: dict[int, float] = {}
         self._held = False
+        # pids suspended by us now: each is suspended once and resumed once (Windows
+        # counts suspensions per thread; POSIX SIGSTOP does not, but the pairing is kept)
+        self._stopped: set[int] = set()
 
     @property
     def held(self) -> bool:
@@ -74,16 +77,29 @@ class Throttle:
         """Suspend every worker now, and keep them suspended until `release`."""
         with self._lock:  # signals under the lock: the last of hold/release wins
             self._held = True
-            for p in self._procs.values():
-                _suspend(p)
+            for pid in self._procs:
+                self._stop_locked(pid)
         self._ensure_thread()
 
     def release(self) -> None:
         """Let the workers run again (at the limit's duty cycle)."""
         with self._lock:
             self._held = False
-            for p in self._procs.values():
-                _resume(p)
+            for pid in list(self._stopped):
+                self._cont_locked(pid)
+
+    def _stop_locked(self, pid: int) -> None:
+        proc = self._procs.get(pid)
+        if proc is not None and pid not in self._stopped:
+            _suspend(proc)
+            self._stopped.add(pid)
+
+    def _cont_locked(self, pid: int) -> None:
+        proc = self._procs.get(pid)
+        if pid in self._stopped:
+            self._stopped.discard(pid)
+            if proc is not None:
+                _resume(proc)
 
     @property
     def limit(self) -> float:
@@ -106,11 +122,10 @@ class Throttle:
 
     def remove(self, pid: int) -> None:
         with self._lock:
-            proc = self._procs.pop(pid, None)
+            self._cont_locked(pid)
+            self._procs.pop(pid, None)
             self._last_cpu.pop(pid, None)
             self._busy.discard(pid)
-        if proc is not None:
-            _resume(proc)
 
     def set_busy(self, pid: int, busy: bool) -> None:
         """Mark whether the worker has a task (the feed-forward counts busy workers)."""
@@ -139,23 +154,22 @@ class Throttle:
         if self._thread is not None:
             self._thread.join(timeout=2)
         with self._lock:
-            procs = list(self._procs.values())
+            for pid in list(self._stopped):
+                self._cont_locked(pid)
             self._procs.clear()
             self._busy.clear()
             self._held = False
-        for p in procs:
-            _resume(p)
 
     def _run(self) -> None:
         last = time.monotonic()
         while not self._stop.is_set():
             with self._lock:
-                procs = list(self._procs.values())
+                pids = list(self._procs)
                 busy = len(self._busy)
                 duty = self.controller.duty(busy)
                 if self._held:  # a worker started meanwhile is stopped too
-                    for p in procs:
-                        _suspend(p)
+                    for pid in pids:
+                        self._stop_locked(pid)
                 held = self._held
             if held:  # no feedback while held
                 self._stop.wait(self.period_s)
@@ -171,13 +185,14 @@ class Throttle:
             if duty < 1.0:
                 run = duty * self.period_s
                 self._stop.wait(run)
-                for p in procs:
-                    _suspend(p)
+                with self._lock:
+                    for pid in pids:
+                        self._stop_locked(pid)
                 self._stop.wait(self.period_s - run)
                 with self._lock:
-                    if not self._held:
-                        for p in procs:
-                            _resume(p)
+                    if not self._held:  # held meanwhile: they stay stopped, once
+                        for pid in pids:
+                            self._cont_locked(pid)
             else:
                 self._stop.wait(self.period_s)
             now = time.monotonic()
