@@ -208,9 +208,13 @@ async def test_a_unanimous_task_is_followed_by_a_spot_check_that_honest_workers_
     workers, submitter, _ = network
     submitter.options = dataclasses.replace(submitter.options, spot_check_rate=1.0)
     assert await until(lambda: len(submitter.stats()["peers"]) == 3)
+    # all three prove themselves (paid once): a check goes only to workers known to work
+    first = {**ENCRYPT, "data": base64.b64encode(b"all three").decode()}
+    assert (await submitter.submit("encryption", first, redundancy=3, timeout_s=30)).verified
     out = await submitter.submit("encryption", ENCRYPT, redundancy=2, timeout_s=30)
     assert out.verified
-    assert not _spot_checks(submitter)  # never re-sends the task its workers just ran
+    # not the task its workers just ran, nor the first: all three computed that one
+    assert not _spot_checks(submitter)
     other = {**ENCRYPT, "data": base64.b64encode(b"another message").decode()}
     out = await submitter.submit("encryption", other, redundancy=2, timeout_s=30)
     assert out.verified
@@ -220,11 +224,10 @@ async def test_a_unanimous_task_is_followed_by_a_spot_check_that_honest_workers_
     check = _spot_checks(submitter)[0]
     price = econ.task_price_micro("encryption", len(b"hello spot-check"))
     assert check["kind"] == "encryption" and check["credits"] == econ.format_credits(price)
-    assert submitter.stats()["tasks_submitted"] == 2  # the check is not the user's task
+    assert submitter.stats()["tasks_submitted"] == 3  # the check is not the user's task
     assert not submitter._bars
     # the worker cannot tell: it executed it as an ordinary task and was paid
-    executed = sum(len(w.history()["tasks"]) for w in workers)
-    assert executed == 5
+    assert await until(lambda: sum(len(w.history()["tasks"]) for w in workers) == 8)
 
 
 async def test_workers_that_fail_a_spot_check_are_barred_and_it_is_remembered(
@@ -233,6 +236,8 @@ async def test_workers_that_fail_a_spot_check_are_barred_and_it_is_remembered(
     workers, submitter, _ = network
     assert await until(lambda: len(submitter.stats()["peers"]) == 3)
     assert submitter.ledger is not None and submitter.identity is not None
+    first = {**ENCRYPT, "data": base64.b64encode(b"all three").decode()}
+    assert (await submitter.submit("encryption", first, redundancy=3, timeout_s=30)).verified
     # a planted known answer no honest worker can match stands for a lying worker
     wrong = {"data": base64.b64encode(b"not the ciphertext").decode()}
     balance = submitter.ledger.ledger.balance(

@@ -100,6 +100,10 @@ def test_the_bank_keeps_the_newest_answers_and_picks_at_the_rate() -> None:
     one.learn("encryption", {"i": 0}, "normal", 30, verdict())
     assert one.pick(random.Random(1), rate=1.0) is None  # only the task just verified
     assert bank.pick(random.Random(1), rate=0.0) is None
+    # only answers some eligible worker can take; none usable: no check
+    even = [bank.pick(rng, 1.0, lambda k: k.payload["i"] == 7) for _ in range(20)]
+    assert {k.payload["i"] for k in even if k is not None} == {7}
+    assert bank.pick(rng, 1.0, lambda k: False) is None
 
 
 def test_bars_expire() -> None:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import random
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,12 +116,19 @@ class AnswerBank:
         self._items.append(known)
         return True
 
-    def pick(self, rng: random.Random, rate: float = SPOT_CHECK_RATE) -> KnownAnswer | None:
-        """After a task: a known answer to spot-check with, `rate` of the time. Never the
-        newest one: the workers that just computed it would see the same payload again."""
+    def pick(
+        self,
+        rng: random.Random,
+        rate: float = SPOT_CHECK_RATE,
+        usable: Callable[[KnownAnswer], bool] = lambda known: True,
+    ) -> KnownAnswer | None:
+        """After a task: a known answer to spot-check with, `rate` of the time, among those
+        `usable` (some worker that did not compute it can take it). Never the newest one:
+        the workers that just computed it would see the same payload again."""
         if len(self._items) < 2 or rng.random() >= rate:
             return None
-        return self._items[rng.randrange(len(self._items) - 1)]
+        candidates = [k for k in list(self._items)[:-1] if usable(k)]
+        return candidates[rng.randrange(len(candidates))] if candidates else None
 
 
 def barred(bars: Mapping[bytes, int], now_ms: int) -> frozenset[bytes]:

@@ -871,7 +871,9 @@ class Node:
     ) -> None:
         """Keep a strong answer for later; about one task in ten, spot-check with one."""
         self._answers.learn(kind, payload, priority, timeout_s, verdict)
-        known = self._answers.pick(self._rng, self.options.spot_check_rate)
+        known = self._answers.pick(
+            self._rng, self.options.spot_check_rate, lambda k: self._checkers(k) > 0
+        )
         if known is not None:
             self._spawn(self._spot_check(known))
 
@@ -885,9 +887,7 @@ class Node:
 
         now = now_ms()
         self._bars = {w: t for w, t in self._bars.items() if t > now}
-        shut_out = known.computed_by | barred(self._bars, now)
-        eligible = [p for p, link in self.mesh.hub.links.items() if link.open]
-        redundancy = min(known.redundancy, sum(1 for p in eligible if p not in shut_out))
+        redundancy = min(known.redundancy, self._checkers(known))
         if redundancy < 1:
             return
         payload = known.payload
@@ -929,6 +929,22 @@ class Node:
             known.kind,
             len(verdict.payments),
             len(verdict.dissenters),
+        )
+
+    def _checkers(self, known: KnownAnswer) -> int:
+        """Linked workers that could take a check of `known`: proven (paid for work before,
+        so they do take tasks), not barred, and not among those that computed it."""
+        if self.mesh is None or self.ledger is None:
+            return 0
+        accounts = self.ledger.ledger.state.accounts
+        shut_out = known.computed_by | barred(self._bars, now_ms())
+        return sum(
+            1
+            for p, link in self.mesh.hub.links.items()
+            if link.open
+            and p not in shut_out
+            and (acct := accounts.get(p)) is not None
+            and acct.valid_results > 0
         )
 
     def _save_bars(self) -> None:
