@@ -20,10 +20,11 @@ from edgenet_app.core import economics as econ
 from edgenet_app.core.genesis import Genesis
 from edgenet_app.core.identity import Identity
 from edgenet_app.core.spotcheck import KnownAnswer
-from edgenet_app.runtime import keystore
+from edgenet_app.runtime import keystore, paths
 from edgenet_app.runtime import node as node_module
 from edgenet_app.runtime.node import Node, NodeOptions
 from edgenet_app.runtime.relay import serve
+from edgenet_app.runtime.store import Store
 from edgenet_app.tasks.base import Limits
 
 KEY, NONCE = bytes(range(32)), bytes(12)
@@ -281,3 +282,24 @@ async def test_a_pause_or_snooze_outlives_a_restart(
     finally:
         for n in again:
             await n.stop()
+
+
+async def test_unreadable_saved_pause_or_bars_are_ignored_not_fatal(
+    network: tuple[list[Node], Node, Genesis],
+) -> None:
+    workers, _, genesis = network
+    node = workers[0]
+    await node.stop()
+    store = Store.open(paths.store_path(node.data_dir))
+    try:
+        store.set_meta(node_module.PAUSE_META, "{not json")
+        store.set_meta(node_module.BARS_META, '{"%s": 1e999}' % ("ab" * 32))
+    finally:
+        store.close()
+    again = Node(node.data_dir, genesis, node.options)
+    try:
+        await again.start()  # warnings logged; the node starts and contributes
+        assert not again.paused and again._bars == {}
+        assert again.stats()["state"] in ("contributing", "offline")
+    finally:
+        await again.stop()

@@ -947,20 +947,28 @@ class Node:
             and acct.valid_results > 0
         )
 
-    def _save_bars(self) -> None:
+    def _save_meta(self, key: str, value: Any, what: str) -> None:
+        """Keep a small JSON value in the store (a failure is logged: the node goes on)."""
         if self.ledger is None:
             return
-        live = {w.hex(): t for w, t in self._bars.items() if t > now_ms()}
         try:
-            self.ledger.store.set_meta(BARS_META, json.dumps(live, sort_keys=True))
+            self.ledger.store.set_meta(key, json.dumps(value, sort_keys=True))
         except StoreError as exc:
-            log.warning("could not save spot-check bars: %s", exc)
+            log.warning("could not save %s: %s", what, exc)
+
+    def _load_meta(self, key: str) -> Any:
+        """A value kept by `_save_meta`, or None; ValueError if it is not JSON."""
+        assert self.ledger is not None
+        raw = self.ledger.store.get_meta(key)
+        return json.loads(raw) if raw else None
+
+    def _save_bars(self) -> None:
+        live = {w.hex(): t for w, t in self._bars.items() if t > now_ms()}
+        self._save_meta(BARS_META, live, "spot-check bars")
 
     def _load_bars(self) -> None:
-        assert self.ledger is not None
-        raw = self.ledger.store.get_meta(BARS_META)
         try:
-            saved = json.loads(raw) if raw else {}
+            saved = self._load_meta(BARS_META) or {}
             self._bars = {
                 bytes.fromhex(w): int(t)
                 for w, t in saved.items()
@@ -1097,19 +1105,12 @@ class Node:
     def _save_pause(self) -> None:
         """A pause, snooze or pending finish-then-pause outlives a restart (like BOINC's
         suspend): the user said so, a reboot did not take it back."""
-        if self.ledger is None:
-            return
         state = {"paused": self.paused or self.draining, "snoozed_until_ms": self.snoozed_until_ms}
-        try:
-            self.ledger.store.set_meta(PAUSE_META, json.dumps(state, sort_keys=True))
-        except StoreError as exc:
-            log.warning("could not save the pause: %s", exc)
+        self._save_meta(PAUSE_META, state, "the pause")
 
     def _load_pause(self) -> None:
-        assert self.ledger is not None
-        raw = self.ledger.store.get_meta(PAUSE_META)
         try:
-            state = json.loads(raw) if raw else {}
+            state = self._load_meta(PAUSE_META) or {}
             paused = state.get("paused", False)
             until = state.get("snoozed_until_ms", 0)
             if not isinstance(paused, bool) or not isinstance(until, int):
