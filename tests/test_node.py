@@ -303,3 +303,37 @@ async def test_unreadable_saved_pause_or_bars_are_ignored_not_fatal(
         assert again.stats()["state"] in ("contributing", "offline")
     finally:
         await again.stop()
+
+
+async def test_a_task_assigned_after_the_node_paused_is_given_back_at_once(
+    network: tuple[list[Node], Node, Genesis],
+) -> None:
+    """A claim made while contributing, its assignment arriving after a pause: the node
+    hands it back at once (Abandon) and never starts it."""
+    from edgenet_app.core.taskflow import Execute, WorkerFlow
+    from edgenet_app.core.taskmsg import Assign, TaskAnnounce, seal_payload
+
+    workers, submitter, genesis = network
+    worker = workers[0]
+    assert worker.identity is not None and submitter.identity is not None
+    me, sub = worker.identity, submitter.identity
+    now = int(time.time() * 1000)
+    task = b"\x07" * 16
+    price = econ.task_price_micro("encryption", 13)
+    fields = {"network": genesis.network_id, "task": task, "ts": now, "kind": "encryption"}
+    announce = TaskAnnounce.create(
+        sub, **fields, size=13, priority="normal", price=price, redundancy=1,
+        deadline_ms=now + 30_000,
+    )  # fmt: skip
+    flow = WorkerFlow(me, genesis.network_id)
+    assert flow.on_announce(announce, now)  # claimed while contributing
+    worker.pause()
+    assign = Assign.create(
+        sub, **fields, worker=me.public_key, deadline_ms=now + 20_000,
+        payload=seal_payload(sub, me.public_key, {"op": "encrypt", "data": "aGk="}),
+    )  # fmt: skip
+    [action] = flow.on_assign(assign, now)
+    assert isinstance(action, Execute)
+    await worker._execute(flow, action)
+    assert flow.state == "abandoned" and not worker._running
+    assert worker.pool is not None and not worker.pool.worker_pids()  # never started
