@@ -13,7 +13,7 @@ from edgenet_app.runtime.relay import serve
 from edgenet_app.runtime.relay_client import RelayClient
 from edgenet_app.runtime.webrtc import DialError, LinkClosed, PeerHub, PeerLink, loopback_only
 
-A, B = NODES[:2]
+A, B, C = NODES[:3]
 
 
 @pytest.fixture
@@ -68,6 +68,23 @@ async def test_dialing_an_absent_peer_times_out(relay_url: str) -> None:
             await a.connect(B.public_key)
     finally:
         await a.close()
+
+
+async def test_a_node_with_its_links_full_refuses_new_offers(relay_url: str) -> None:
+    b = await hub(relay_url, B)
+    b.max_links = 1
+    a = await hub(relay_url, A)
+    c = await hub(relay_url, C)
+    c.timeout_s = 2.0
+    try:
+        first = await a.connect(B.public_key)
+        assert first.open
+        with pytest.raises((asyncio.TimeoutError, DialError)):
+            await c.connect(B.public_key)  # b answers nobody new: its one link is taken
+        assert list(b.links) == [A.public_key] and first.open
+    finally:
+        for h in (a, b, c):
+            await h.close()
 
 
 async def test_offers_and_answers_can_travel_another_way(relay_url: str) -> None:

@@ -39,6 +39,7 @@ log = logging.getLogger("edgenet.webrtc")
 
 CONNECT_TIMEOUT_S = 15.0
 MAX_PENDING_ACCEPTS = 32  # offers being answered at once (each is an RTCPeerConnection)
+MAX_LINKS = 64  # open links at most (8 dialed + those peers open to us; ~0.2 MB each)
 MAX_FRAME = 256 * 1024
 HIGH_WATER = 1024 * 1024  # bytes buffered in a channel before send() waits
 _orig_hosts = aioice.ice.get_host_addresses
@@ -151,8 +152,10 @@ class PeerHub:
         ice_servers: tuple[str, ...] = (),
         timeout_s: float = CONNECT_TIMEOUT_S,
         on_link: Callable[[PeerLink], Awaitable[None]] | None = None,
+        max_links: int = MAX_LINKS,
     ) -> None:
         self.relay = relay
+        self.max_links = max_links
         self.identity = relay.identity
         self._seen_signals = Dedup(ttl_ms=2 * FWD_MAX_SKEW_MS, capacity=10_000)
         self.network = relay.network
@@ -312,9 +315,16 @@ class PeerHub:
 
     def accept(self, peer: bytes, offer_sdp: bytes, reply: SendSignal) -> bool:
         """Answer an offer from `peer` (authenticated by the caller) through `reply`, in the
-        background. False when too many offers are being answered already."""
+        background. False when too many offers are being answered already, or when this
+        node has `max_links` open links and `peer` is not one of them (a re-dial replaces
+        its link): the dialer times out and tries elsewhere."""
         if len(self._pending) >= MAX_PENDING_ACCEPTS:
             log.info("too many offers in progress; dropped one from %s", node_id_of(peer))
+            return False
+        known = self.links.get(peer)
+        open_links = sum(1 for link in self.links.values() if link.open)
+        if (known is None or not known.open) and open_links >= self.max_links:
+            log.info("%d links open; refused an offer from %s", open_links, node_id_of(peer))
             return False
         t = asyncio.create_task(self._accept(peer, offer_sdp, reply))
         self._pending.add(t)
