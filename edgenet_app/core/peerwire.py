@@ -418,8 +418,10 @@ class PeerBook:
         """The peers `sender` reached itself when it flooded: those it lists that also
         list it. Both ends must say so, so a neighbour lying about its links cannot stop
         us passing a frame on to anyone."""
-        mine = self.links_of(sender, now_ms)
-        return frozenset(p for p in mine if sender in self.links_of(p, now_ms))
+        self._expire(now_ms)  # once: this runs for every frame passed on
+        lists = self._lists
+        mine = lists[sender][1] if sender in lists else frozenset()
+        return frozenset(p for p in mine if p in lists and sender in lists[p][1])
 
     def known(self, now_ms: int) -> set[bytes]:
         """Every peer some neighbour can forward to."""
