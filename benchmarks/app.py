@@ -47,8 +47,8 @@ from test_tray_xvfb import (  # noqa: E402  (Xvfb, trayer and X11 helpers, share
 
 from edgenet_app.core.genesis import Genesis  # noqa: E402
 from edgenet_app.core.identity import Identity  # noqa: E402
-from edgenet_app.runtime.control_client import ControlClient  # noqa: E402
-from edgenet_app.runtime.networks import write_network  # noqa: E402
+from edgenet_app.runtime.control.client import ControlClient  # noqa: E402
+from edgenet_app.runtime.store.networks import write_network  # noqa: E402
 
 # `python -c PROFILE_BOOTSTRAP OUT [app options]`: the app, with cProfile on a CPU-time clock
 # (the default wall clock would charge the time Qt sleeps in its event loop to the Python

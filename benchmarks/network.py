@@ -48,10 +48,10 @@ from _procs import NodeProc, Proc, RelayProc, cpu_s, stop_all
 from edgenet_app.core import economics as econ
 from edgenet_app.core.genesis import Genesis
 from edgenet_app.core.identity import Identity
-from edgenet_app.core.taskflow_common import TokenBucket
-from edgenet_app.runtime import keystore
-from edgenet_app.runtime.networks import write_network
-from edgenet_app.runtime.node import Node, NodeOptions
+from edgenet_app.core.taskflow.common import TokenBucket
+from edgenet_app.runtime.node.node import Node, NodeOptions
+from edgenet_app.runtime.store import keystore
+from edgenet_app.runtime.store.networks import write_network
 
 PAYLOAD = {"op": "encrypt", "key": "A" * 43 + "=", "nonce": "A" * 16, "data": "aGVsbG8="}
 WARMUP = 5
@@ -195,7 +195,7 @@ async def wait_until(cond: Callable[[], bool], timeout_s: float) -> bool:
 async def control_client(data_dir: Path) -> Any:
     """The node's control API client, or None (no control API in this build, or not up)."""
     try:
-        from edgenet_app.runtime.control_client import ControlClient
+        from edgenet_app.runtime.control.client import ControlClient
     except ImportError:
         return None
     return ControlClient.discover(data_dir)

@@ -27,7 +27,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import psutil  # noqa: E402
 
-from edgenet_app.runtime.pool import WorkerPool  # noqa: E402
+from edgenet_app.runtime.work.pool import WorkerPool  # noqa: E402
 from edgenet_app.tasks.base import ExecContext, Limits  # noqa: E402
 from edgenet_app.tasks.registry import all_kinds, get_kind  # noqa: E402
 

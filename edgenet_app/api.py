@@ -39,7 +39,7 @@ from .core.settings import SettingValue, validate
 from .core.taskmsg import MAX_REDUNDANCY
 
 if TYPE_CHECKING:
-    from .runtime.node import Node
+    from .runtime.node.node import Node
 
 __all__ = [
     "ApiError",
@@ -142,7 +142,7 @@ def site_data_dir(
     """The data directory `init` uses: `data_dir` if given; else, with a `site_id`,
     `<platform data dir or $EDGENET_DATA_DIR>/sites/<site_id>` (one identity per site);
     else the platform data dir itself (the identity the `edgenet` command uses)."""
-    from .runtime import paths
+    from .runtime.store import paths
 
     if data_dir is not None:
         return paths.data_dir(data_dir)
@@ -275,7 +275,7 @@ def _relays(relays: object) -> dict[str, SettingValue]:
 
 
 def _genesis(network: object) -> Genesis:
-    from .runtime.networks import load_network
+    from .runtime.store.networks import load_network
 
     if isinstance(network, Genesis):
         return network
@@ -669,10 +669,10 @@ async def init(
     genesis = _genesis(network)
     base = site_data_dir(site_id, data_dir)
 
-    from .runtime import keystore, paths
-    from .runtime.config import effective_settings
-    from .runtime.node import Node, NodeOptions
-    from .runtime.store import Store
+    from .runtime.node.node import Node, NodeOptions
+    from .runtime.store import keystore, paths
+    from .runtime.store.config import effective_settings
+    from .runtime.store.store import Store
 
     store = Store.open(paths.store_path(paths.ensure_private_dir(base)))
     try:

@@ -22,9 +22,9 @@ from PySide6.QtWidgets import QApplication
 
 from edgenet_app.app.fake import FakeSource
 from edgenet_app.app.model import AppModel
-from edgenet_app.app.settings_dialog import SettingsDialog
+from edgenet_app.app.settings.dialog import SettingsDialog
 from edgenet_app.app.theme import apply_palette
-from edgenet_app.runtime import autostart
+from edgenet_app.runtime.platform import autostart
 
 
 class ShotSource(FakeSource):

@@ -15,7 +15,7 @@ from typing import Any
 from ..core import economics as econ
 from ..core.errors import SettingsError
 from ..core.settings import defaults, rule_violations, validate
-from ..runtime.control_client import ControlError
+from ..runtime.control.client import ControlError
 
 KINDS = ("embedding", "vector_search", "encryption", "semantic_match", "compression")
 

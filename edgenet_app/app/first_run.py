@@ -32,8 +32,8 @@ from PySide6.QtWidgets import (
 
 from ..core.errors import EdgenetError
 from ..core.settings import SettingValue, get_setting
-from ..runtime.config import store_setting
-from ..runtime.store import Store
+from ..runtime.store.config import store_setting
+from ..runtime.store.store import Store
 from . import icons
 
 log = logging.getLogger("edgenet.app")
@@ -84,7 +84,7 @@ def record_consent(
         for key, value in consent.settings().items():
             store_setting(store, key, value)
     if set_autostart is None:
-        from ..runtime import autostart
+        from ..runtime.platform import autostart
 
         set_autostart = autostart.set_enabled
     try:

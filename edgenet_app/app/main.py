@@ -34,9 +34,9 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from ..core.errors import EdgenetError
-from ..runtime import paths
-from ..runtime.control_client import ControlClient
-from ..runtime.store import Store
+from ..runtime.control.client import ControlClient
+from ..runtime.store import paths
+from ..runtime.store.store import Store
 from . import icons
 from .first_run import ask_consent, first_run_done, record_consent
 from .host import NodeHost, open_node

@@ -120,7 +120,7 @@ def _insert_command(args: list[str], i: int, command: str, *, drop: int) -> list
 
 def main(argv: Sequence[str] | None = None) -> int:
     if argv is None:  # run as the `edgenet` program (not called from a test or a library)
-        from ..runtime import no_media
+        from ..runtime.net import no_media
 
         no_media.install()  # data channels only: ~17 MB less in every node and the app
     parser = build_parser()

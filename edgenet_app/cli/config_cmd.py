@@ -24,8 +24,8 @@ from ..core.settings import (
     get_setting,
     parse_value,
 )
-from ..runtime import paths
-from ..runtime.config import (
+from ..runtime.store import paths
+from ..runtime.store.config import (
     EffectiveSettings,
     add_settings_flags,
     effective_settings,
@@ -36,7 +36,7 @@ from ..runtime.config import (
 )
 
 if TYPE_CHECKING:
-    from ..runtime.store import Store
+    from ..runtime.store.store import Store
 
 
 def register(sub: Any) -> None:
@@ -97,7 +97,7 @@ def _help(parser: argparse.ArgumentParser) -> int:
 
 @contextmanager
 def _open_store(args: argparse.Namespace, *, create: bool) -> Iterator[Store | None]:
-    from ..runtime.store import Store
+    from ..runtime.store.store import Store
 
     base = paths.data_dir(args.data_dir)
     path = paths.store_path(base)

@@ -25,8 +25,8 @@ from ..core import economics as econ
 from ..core.errors import EdgenetError
 from ..core.genesis import Genesis
 from ..core.identity import Identity, node_id_of
-from ..runtime import keystore
-from ..runtime.networks import write_network
+from ..runtime.store import keystore
+from ..runtime.store.networks import write_network
 
 EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples" / "tasks"
 DEMO_KINDS = (
@@ -108,7 +108,7 @@ async def _stoppable(run: Any) -> int:
 
 
 async def _run(tmp: Path, n_nodes: int, n_tasks: int, redundancy: int) -> int:
-    from ..runtime.node import Node, NodeOptions
+    from ..runtime.node.node import Node, NodeOptions
     from ..tasks.base import Limits
 
     t_start = time.perf_counter()

@@ -19,7 +19,7 @@ from typing import Any, Final
 from ..core.errors import EdgenetError
 from ..core.identity import node_id_of
 from ..core.keyfile import KeyFile
-from ..runtime import keystore, paths
+from ..runtime.store import keystore, paths
 
 META_NODE_ID: Final = "identity.node_id"
 META_PUBLIC_KEY: Final = "identity.public_key"
@@ -130,7 +130,7 @@ def _record_identity(base: Path, record: KeyFile, *, create: bool, check: bool) 
     store is left alone. `check`: warn if the store recorded another node id (a swapped key
     file); off when `create` or `import` has just installed a new key on purpose.
     """
-    from ..runtime.store import Store
+    from ..runtime.store.store import Store
 
     store_path = paths.store_path(base)
     if not create and not store_path.exists():

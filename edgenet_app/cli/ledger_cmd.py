@@ -9,9 +9,9 @@ from typing import Any
 
 from ..core import economics as econ
 from ..core.identity import node_id_of
-from ..runtime import paths
-from ..runtime.ledger_store import LedgerStore, now_ms
-from ..runtime.networks import load_network
+from ..runtime.store import paths
+from ..runtime.store.ledger_store import LedgerStore, now_ms
+from ..runtime.store.networks import load_network
 from .network_cmd import add_network_option
 
 

@@ -13,8 +13,8 @@ from ..core import economics as econ
 from ..core.errors import EdgenetError, SchemaError
 from ..core.genesis import Genesis
 from ..core.identity import is_node_id
-from ..runtime import keystore, paths
-from ..runtime.networks import load_network, write_network
+from ..runtime.store import keystore, paths
+from ..runtime.store.networks import load_network, write_network
 
 
 class UsageError(EdgenetError):

@@ -23,17 +23,17 @@ from ..core import economics as econ
 from ..core.errors import EdgenetError
 from ..core.genesis import Genesis
 from ..core.settings import SettingValue
-from ..runtime import paths
-from ..runtime.config import add_settings_flags, effective_settings, overrides_from_args
-from ..runtime.networks import load_network
-from ..runtime.store import Store
+from ..runtime.store import paths
+from ..runtime.store.config import add_settings_flags, effective_settings, overrides_from_args
+from ..runtime.store.networks import load_network
+from ..runtime.store.store import Store
 from .io import read_payload, until_stopped
 from .network_cmd import add_network_option
 
 if TYPE_CHECKING:
-    from ..runtime.control import ControlServer
-    from ..runtime.control_client import ControlClient
-    from ..runtime.node import Node, NodeOptions
+    from ..runtime.control.client import ControlClient
+    from ..runtime.control.server import ControlServer
+    from ..runtime.node.node import Node, NodeOptions
 
 log = logging.getLogger("edgenet.cli")
 
@@ -87,7 +87,7 @@ def node_options(
     """The node's options from the settings layers (store, --config, flags) and --relay and
     --loopback, and the settings flags given (the control API needs them). `edgenet node`,
     `edgenet submit` and the tray app (which hosts a node) all start their node with these."""
-    from ..runtime.node import NodeOptions
+    from ..runtime.node.node import NodeOptions
 
     overrides = overrides_from_args(args)  # {} for submit, which takes no settings flags
     store = Store.open(paths.store_path(paths.ensure_private_dir(data_dir)))
@@ -109,7 +109,7 @@ async def serve_node(
     """Start `node` and serve its control API (control.json in its data dir) for the block;
     on the way out stop serving, then stop the node (it hands back the tasks it runs), also
     when starting failed half-way. The headless node and the tray app run their node so."""
-    from ..runtime.control import ControlServer
+    from ..runtime.control.server import ControlServer
 
     try:
         await node.start()
@@ -130,8 +130,8 @@ def _print_line(record: dict[str, Any]) -> None:
 def _node(args: argparse.Namespace) -> int:
     """Run until SIGINT/SIGTERM. Standard output is structured: a "ready" line, one line per
     node notification (`Node.subscribe` plus "t", the wall-clock time), a "stopped" line."""
-    from ..runtime.control_client import ControlClient
-    from ..runtime.node import Node
+    from ..runtime.control.client import ControlClient
+    from ..runtime.node.node import Node
 
     logging.getLogger("edgenet").setLevel(logging.DEBUG if args.verbose else logging.INFO)
     data_dir = paths.data_dir(args.data_dir)
@@ -190,7 +190,7 @@ async def _flushed(node: Node, timeout_s: float = FLUSH_TIMEOUT_S) -> bool:
 
 
 def _submit(args: argparse.Namespace) -> int:
-    from ..runtime.control_client import ControlClient
+    from ..runtime.control.client import ControlClient
 
     if not 1 <= args.redundancy <= 7:
         raise EdgenetError(f"--redundancy {args.redundancy}: allowed 1–7")
@@ -249,7 +249,7 @@ async def _submit_alone(
     data_dir: Path,
 ) -> dict[str, Any]:
     """Start a short-lived node, submit, and stay until the settlements have been sent."""
-    from ..runtime.node import Node
+    from ..runtime.node.node import Node
 
     options, _ = node_options(args, data_dir)
     # it stops right after its task: a spot-check would be cut short, wasting workers' time

@@ -7,7 +7,7 @@ import asyncio
 import logging
 from typing import Any
 
-from ..runtime.networks import load_network
+from ..runtime.store.networks import load_network
 from .io import until_stopped
 from .network_cmd import add_network_option
 
@@ -34,7 +34,7 @@ def register(sub: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..runtime.relay import serve
+    from ..runtime.net.relay import serve
 
     if not 0 <= args.port <= 65535:
         raise SystemExit(f"edgenet: error: --port {args.port}: allowed 0–65535")
@@ -42,7 +42,7 @@ def _run(args: argparse.Namespace) -> int:
     logging.getLogger("edgenet").setLevel(logging.INFO if not args.verbose else logging.DEBUG)
 
     async def main() -> None:
-        from ..runtime.lan import SERVICE_TYPE, RelayAdvert, is_loopback_host
+        from ..runtime.net.lan import SERVICE_TYPE, RelayAdvert, is_loopback_host
 
         runner, port = await serve(genesis, args.host, args.port)
         print(

@@ -7,10 +7,10 @@ import argparse
 import json
 from typing import TYPE_CHECKING, Any
 
-from ..runtime import paths
+from ..runtime.store import paths
 
 if TYPE_CHECKING:
-    from ..runtime.control_client import ControlClient
+    from ..runtime.control.client import ControlClient
 
 
 def register(sub: Any) -> None:
@@ -30,7 +30,7 @@ def register(sub: Any) -> None:
 
 
 def client_for(args: argparse.Namespace) -> ControlClient:
-    from ..runtime.control_client import ControlClient, ControlError
+    from ..runtime.control.client import ControlClient, ControlError
 
     data_dir = paths.data_dir(args.data_dir)
     client = ControlClient.discover(data_dir)

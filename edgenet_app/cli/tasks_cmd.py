@@ -10,7 +10,7 @@ from typing import Any
 from .._json import jsonable
 from ..core import economics as econ
 from ..core.errors import EdgenetError
-from ..runtime import paths
+from ..runtime.store import paths
 from ..tasks.base import Limits, PayloadError, TaskError
 from ..tasks.registry import UnknownKind, all_kinds, get_kind, kind_names
 from .io import read_payload
@@ -85,7 +85,7 @@ def _tasks(args: argparse.Namespace) -> int:
 
 
 def _run_task(args: argparse.Namespace) -> int:
-    from ..runtime.pool import WorkerPool
+    from ..runtime.work.pool import WorkerPool
 
     if not 0.05 <= args.cpu_limit <= 1.0:
         raise TaskCommandError(f"--cpu-limit {args.cpu_limit}: allowed 0.05–1.0")

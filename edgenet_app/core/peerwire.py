@@ -34,7 +34,7 @@ from .frames import TypedFrame, parse_typed
 from .identity import Identity, verify
 from .ledger import Ledger
 from .schema import spec
-from .taskflow_common import TokenBucket
+from .taskflow.common import TokenBucket
 
 MAX_FRAME_BYTES = 256 * 1024
 MAX_EVENTS_PER_FRAME = 256

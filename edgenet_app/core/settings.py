@@ -3,7 +3,7 @@
 `SETTINGS` lists every user setting once: key, type, default, bounds, label and help. The
 same declarations drive validation (`validate`, `validate_all`), persistence (`to_json`,
 `from_json`), command-line text (`parse_value`, `format_value`), the TOML file and CLI flags
-(`edgenet_app.runtime.config`) and the settings dialog (`describe`).
+(`edgenet_app.runtime.store.config`) and the settings dialog (`describe`).
 
 Types are `bool`, `int`, `float`, `str` and `list` (a list of strings). Values are
 normalised: ints given for floats become floats, lists become tuples of strings. For lists,

@@ -33,7 +33,7 @@ from typing import Any
 from . import codec
 from .economics import SPOT_CHECK_RATE
 from .errors import CodecError
-from .taskflow_common import Verdict
+from .taskflow.common import Verdict
 
 BANK_SIZE = 32
 MAX_PAYLOAD_BYTES = 64 * 1024

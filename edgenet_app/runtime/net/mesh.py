@@ -1,0 +1,426 @@
+"""The mesh: ledger anti-entropy, gossip, peer exchange and signaling over every open link.
+
+For each link the mesh sends its version vector on connect (and a short summary of it
+periodically, the full vector again only when the summaries differ), answers the peer's
+version vector with the events it lacks, adds received events to the persisted ledger,
+and floods new events and gossip (deduplicated, TTL-bounded) to the other links.
+
+Peer exchange: each link is told which peers we have links to (`peers`), so a node learns
+peers its relay does not list. To dial one of those, the offer goes to a neighbour that
+listed it, signed, in a `fwd` frame; the neighbour passes it on over its own link (one
+hop) and the answer comes back the same way (`core/peerwire.FwdRouter` decides).
+
+Every frame is parsed strictly; a peer that sends bad frames is scored and, past a
+threshold, disconnected. Nothing a peer sends can crash the node.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Awaitable, Callable
+
+from ...core.errors import WireError
+from ...core.events import Event
+from ...core.identity import node_id_of
+from ...core.peerwire import (
+    Dedup,
+    Deliver,
+    Direct,
+    Events,
+    Forward,
+    Fwd,
+    FwdRouter,
+    Gossip,
+    LedgerSync,
+    Part,
+    PeerAdvert,
+    PeerBook,
+    Peers,
+    Reassembly,
+    Summary,
+    VersionVector,
+    direct_frames,
+    flood_targets,
+    parse,
+    vv_digest,
+)
+from ..store.ledger_store import LedgerStore, now_ms
+from .webrtc import DialError, LinkClosed, PeerHub, PeerLink, SendSignal
+
+log = logging.getLogger("edgenet.mesh")
+
+SYNC_REPLY_WINDOW_S = 10.0  # events from a link this soon after we sent it our vector
+
+
+def now_loop() -> float:
+    return asyncio.get_running_loop().time()
+
+
+RESYNC_S = 30.0
+MAX_BAD_FRAMES = 10
+
+GossipHandler = Callable[[Gossip, PeerLink], Awaitable[None]]
+DirectHandler = Callable[[bytes, PeerLink], Awaitable[None]]
+
+
+class Mesh:
+    def __init__(
+        self,
+        hub: PeerHub,
+        ledger: LedgerStore,
+        *,
+        on_gossip: GossipHandler | None = None,
+        on_direct: DirectHandler | None = None,
+        resync_s: float = RESYNC_S,
+    ) -> None:
+        self.on_direct = on_direct
+        self.hub = hub
+        self.ledger = ledger
+        self.on_gossip = on_gossip
+        self.resync_s = resync_s
+        self.dedup = Dedup()
+        self.bad_frames: dict[bytes, int] = {}
+        self._tasks: dict[bytes, asyncio.Task[None]] = {}
+        self._served: dict[bytes, PeerLink] = {}
+        self._dials: dict[bytes, asyncio.Future[PeerLink]] = {}
+        self.on_new_events: list[Callable[[list[Event]], None]] = []
+        self.on_link_lost: list[Callable[[bytes], None]] = []
+        self.me = hub.identity.public_key
+        self.network = ledger.genesis.network_id
+        self.book = PeerBook(self.me, ttl_ms=int(max(300.0, 10 * resync_s) * 1000))
+        self.router = FwdRouter(self.me, self.network)
+        self._adverts: dict[bytes, tuple[PeerLink, PeerAdvert]] = {}
+        self._vv_replied: dict[bytes, float] = {}  # link → when we last answered a summary
+        self._asked: dict[bytes, float] = {}  # link → when we last sent it our full vector
+        self._advertising: asyncio.Task[None] | None = None
+        self._readvertise: asyncio.TimerHandle | None = None
+        self._changed = False  # links changed since the neighbours were last considered
+        self._digest: tuple[int, float, bytes] | None = None  # (events, when, vv digest)
+        self._closed = False
+
+    async def attach(self, link: PeerLink) -> None:
+        """Start serving a link (accepted or dialed); a link already served is left alone."""
+        old = self._tasks.get(link.remote)
+        if old is not None and not old.done() and self._served.get(link.remote) is link:
+            return
+        self._tasks.pop(link.remote, None)
+        if old is not None:
+            old.cancel()
+        self._served[link.remote] = link
+        self._tasks[link.remote] = asyncio.create_task(self._serve(link))
+
+    # -- dialing: through the relay or a neighbour ----------------------------------------
+
+    def route(self, peer: bytes) -> PeerLink | None:
+        """How to signal a dial to `peer`: None for the relay (it lists the peer), else an
+        open link to a neighbour that listed it in peer exchange (None if there is none)."""
+        if not self.hub.relay.closed and peer in self.hub.online:
+            return None
+        for n in self.book.routes(peer, now_ms()):
+            link = self.hub.links.get(n)
+            if link is not None and link.open:
+                return link
+        return None
+
+    def learned_peers(self) -> set[bytes]:
+        """Peers known only through peer exchange that a linked neighbour can reach."""
+        now = now_ms()
+        out = set()
+        for peer in self.book.known(now):
+            if peer != self.me and self.route(peer) is not None:
+                out.add(peer)
+        return out
+
+    def known_peers(self) -> dict[bytes, bytes | None]:
+        """Every peer we could dial now, with how: None through the relay (it lists the
+        peer), else the neighbour to signal through (it listed the peer in peer exchange)."""
+        out: dict[bytes, bytes | None] = {}
+        for peer in self.book.known(now_ms()):
+            link = self.route(peer)
+            if link is not None:
+                out[peer] = link.remote
+        if not self.hub.relay.closed:
+            out.update(dict.fromkeys(self.hub.online - {self.me}))
+        return out
+
+    def signal_via(self, neighbour: PeerLink) -> SendSignal:
+        """A `SendSignal` that signs offers and answers and hands them to `neighbour`."""
+
+        async def send(to: bytes, kind: str, data: bytes) -> None:
+            try:
+                frame = Fwd.create(self.hub.identity, self.network, to, kind, data, now_ms())
+            except WireError as exc:  # e.g. an SDP over 16 KiB
+                raise DialError(f"cannot forward a {kind}: {exc}") from None
+            await neighbour.send(frame.frame())
+
+        return send
+
+    async def connect(self, peer: bytes, *, via: PeerLink | None = None) -> PeerLink:
+        """Dial `peer`: through the relay if it lists the peer, else through a neighbour
+        that can forward to it (or `via`). Raises TimeoutError, RelayError, DialError, …
+        Concurrent dials to one peer share one attempt (two offers would cross answers)."""
+        existing = self.hub.links.get(peer)
+        if existing is not None and existing.open:
+            return existing
+        pending = self._dials.get(peer)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        fut: asyncio.Future[PeerLink] = asyncio.get_running_loop().create_future()
+        self._dials[peer] = fut
+        try:
+            link = await self._dial(peer, via)
+        except BaseException as exc:
+            if not fut.done():
+                fut.set_exception(exc if isinstance(exc, Exception) else DialError("cancelled"))
+                fut.exception()  # retrieved: no "never retrieved" warning if nobody waits
+            raise
+        else:
+            fut.set_result(link)
+            return link
+        finally:
+            if self._dials.get(peer) is fut:
+                del self._dials[peer]
+
+    async def _dial(self, peer: bytes, via: PeerLink | None) -> PeerLink:
+        if via is None:
+            via = self.route(peer)
+        if via is None and self.hub.relay.closed:
+            raise DialError(f"no relay, and no neighbour can forward to {node_id_of(peer)}")
+        if via is None:  # the relay lists it (or nobody does: the relay will say so)
+            link = await self.hub.connect(peer)
+        else:
+            link = await self.hub.connect(peer, signal=self.signal_via(via))
+        await self.attach(link)
+        return link
+
+    # -- serving one link ----------------------------------------------------------------
+
+    async def _serve(self, link: PeerLink) -> None:
+        sync = LedgerSync(self.ledger.ledger)
+        parts = Reassembly()
+        advert = PeerAdvert()
+        self._adverts[link.remote] = (link, advert)
+        loop = asyncio.get_running_loop()
+        try:
+            self._asked[link.remote] = loop.time()
+            for frame in sync.hello():
+                await link.send(frame)
+            await self._advertise_to(link, advert, periodic=False)
+            self._links_changed()
+            next_summary = loop.time() + self.resync_s
+            while True:
+                wait = next_summary - loop.time()
+                if wait <= 0:  # periodic anti-entropy and peer exchange: a summary
+                    next_summary = loop.time() + self.resync_s
+                    await self._advertise_to(link, advert, periodic=True)
+                    summary = Summary(self._vv_digest(), advert.digest())
+                    await link.send(summary.frame())
+                    continue
+                try:
+                    data = await link.recv(wait)
+                except TimeoutError:
+                    continue
+                await self._handle(link, sync, parts, data)
+        except LinkClosed:
+            pass
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a bug must not take the node down
+            log.exception("link to %s failed", node_id_of(link.remote))
+        finally:
+            if self._adverts.get(link.remote, (None,))[0] is link:
+                del self._adverts[link.remote]
+            if self._tasks.get(link.remote) is asyncio.current_task():
+                del self._tasks[link.remote]
+                self._served.pop(link.remote, None)
+                if not link.open:  # not replaced by a newer link to the same peer
+                    self.book.forget(link.remote)
+                    self._vv_replied.pop(link.remote, None)
+                    self._asked.pop(link.remote, None)
+                    self._links_changed()
+                    for cb in self.on_link_lost:
+                        cb(link.remote)
+
+    def _vv_digest(self) -> bytes:
+        """Our summary digest, recomputed when the ledger grew (or once per period: the
+        ledger can change without growing only when the fork cap swaps a forked event)."""
+        ledger, now = self.ledger.ledger, asyncio.get_running_loop().time()
+        cached = self._digest
+        if cached is None or cached[0] != len(ledger) or now - cached[1] > self.resync_s:
+            cached = self._digest = (len(ledger), now, vv_digest(ledger))
+        return cached[2]
+
+    def _open_peers(self) -> list[bytes]:
+        return [p for p, link in self.hub.links.items() if link.open]
+
+    async def _advertise_to(self, link: PeerLink, advert: PeerAdvert, *, periodic: bool) -> None:
+        current = advert.listing(self._open_peers(), link.remote)
+        frame = advert.due(current, now_ms(), periodic=periodic)
+        if frame is not None:
+            await link.send(frame)
+
+    def _links_changed(self) -> None:
+        """Our set of links changed: tell the neighbours if it changed a lot (in the
+        background, coalesced; what may not go yet is re-checked when it may)."""
+        if self._closed:
+            return
+        self._changed = True
+        if self._advertising is None or self._advertising.done():
+            self._advertising = asyncio.create_task(self._advertise_all())
+
+    async def _advertise_all(self) -> None:
+        soonest: int | None = None
+        while self._changed:
+            self._changed = False
+            await asyncio.sleep(0.05)  # coalesce a burst of link changes
+            now = now_ms()
+            peers = self._open_peers()
+            soonest = None
+            for link, advert in list(self._adverts.values()):
+                current = advert.listing(peers, link.remote)
+                wait = advert.wait_ms(current, now)
+                if wait == 0:
+                    frame = advert.due(current, now)
+                    if frame is not None:
+                        with contextlib.suppress(LinkClosed, ValueError):
+                            await link.send(frame)
+                elif wait is not None:
+                    soonest = wait if soonest is None else min(soonest, wait)
+        if soonest is not None and self._readvertise is None:
+
+            def again() -> None:
+                self._readvertise = None
+                self._links_changed()
+
+            self._readvertise = asyncio.get_running_loop().call_later(soonest / 1000, again)
+
+    async def _handle(
+        self, link: PeerLink, sync: LedgerSync, parts: Reassembly, data: bytes
+    ) -> None:
+        try:
+            frame = parse(data)
+        except WireError as exc:
+            await self._penalise(link, f"bad frame: {exc}")
+            return
+        if isinstance(frame, VersionVector):
+            for out in sync.on_version_vector(frame):
+                await link.send(out)
+        elif isinstance(frame, Events):
+            rejected = sync.report.rejected
+            fresh = sync.on_events(frame, now_ms())
+            if fresh:
+                self.ledger.store.append_events(fresh)
+            for _ in range(sync.report.rejected - rejected):
+                await self._penalise(link, f"bad event: {sync.report.last_error}")
+            if fresh:
+                # a reply to our vector was not flooded by its sender: pass it on to all
+                asked = self._asked.get(link.remote)
+                reply = asked is not None and now_loop() - asked < SYNC_REPLY_WINDOW_S
+                frame_out = Events(tuple(e.raw for e in fresh)).frame()
+                await self._flood(frame_out, came_from=link.remote, prune=not reply)
+                for cb in self.on_new_events:
+                    cb(fresh)
+        elif isinstance(frame, Direct):
+            if self.on_direct is not None:
+                await self.on_direct(frame.body, link)
+        elif isinstance(frame, Part):
+            try:
+                body = parts.add(frame, now_ms())
+            except WireError as exc:
+                await self._penalise(link, f"bad part: {exc}")
+                return
+            if body is not None and self.on_direct is not None:
+                await self.on_direct(body, link)
+        elif isinstance(frame, Gossip):
+            if not self.dedup.first_time(frame.id, now_ms()):
+                return
+            if self.on_gossip is not None:
+                await self.on_gossip(frame, link)
+            nxt = frame.forwarded()
+            if nxt is not None:
+                await self._flood(nxt.frame(), came_from=link.remote)
+        elif isinstance(frame, Summary):
+            self.book.confirm(link.remote, frame.peers, now_ms())
+            loop_now = asyncio.get_running_loop().time()
+            last = self._vv_replied.get(link.remote)
+            if frame.vv != self._vv_digest() and (
+                last is None or loop_now - last >= min(5.0, self.resync_s / 2)
+            ):
+                self._vv_replied[link.remote] = loop_now
+                self._asked[link.remote] = loop_now
+                for out in sync.hello():  # we differ: the full vector, to get what we lack
+                    await link.send(out)
+        elif isinstance(frame, Peers):
+            self.book.learn(link.remote, frame.keys, now_ms())
+        elif isinstance(frame, Fwd):
+            await self._on_fwd(link, frame, data)
+
+    async def _on_fwd(self, link: PeerLink, fwd: Fwd, data: bytes) -> None:
+        decision = self.router.on_fwd(fwd, link.remote, now_ms(), set(self._open_peers()))
+        if isinstance(decision, Forward):
+            target = self.hub.links.get(decision.to)
+            if target is not None:
+                with contextlib.suppress(LinkClosed, ValueError):
+                    await target.send(data)  # the exact signed frame, one hop
+        elif isinstance(decision, Deliver):
+            # the signer is the remote: the WebRTC link is bound to its signed SDP
+            if fwd.kind == "offer":
+                self.hub.accept(fwd.sender, fwd.data, self.signal_via(link))
+            elif not self.hub.deliver_answer(fwd.sender, fwd.data):
+                log.info("unexpected answer from %s", node_id_of(fwd.sender))
+        elif decision.penalise:
+            await self._penalise(link, decision.reason)
+        else:
+            log.info("fwd from %s dropped: %s", node_id_of(link.remote), decision.reason)
+
+    async def _penalise(self, link: PeerLink, why: str) -> None:
+        n = self.bad_frames.get(link.remote, 0) + 1
+        self.bad_frames[link.remote] = n
+        log.info("peer %s: %s (%d)", node_id_of(link.remote), why, n)
+        if n >= MAX_BAD_FRAMES:
+            log.warning("disconnecting %s after %d bad frames", node_id_of(link.remote), n)
+            await link.close()
+
+    async def _flood(
+        self, frame: bytes, *, came_from: bytes | None = None, prune: bool = True
+    ) -> None:
+        """Send to every open link; a frame passed on skips the peers its sender covered."""
+        links = {p: link for p, link in list(self.hub.links.items()) if link.open}
+        covered = self.book.covered_by(came_from, now_ms()) if came_from and prune else frozenset()
+        for peer in flood_targets(links, came_from, covered):
+            with contextlib.suppress(LinkClosed, ValueError):
+                await links[peer].send(frame)
+
+    async def send_direct(self, peer: bytes, body: bytes) -> None:
+        """Send a task message to one peer, dialing it first if there is no open link."""
+        frames = direct_frames(body, os.urandom(16))
+        link = self.hub.links.get(peer)
+        if link is None or not link.open:
+            link = await self.connect(peer)
+        for frame in frames:
+            await link.send(frame)
+
+    async def publish_events(self, events: list[Event]) -> None:
+        """Send our own new ledger events to every peer."""
+        if events:
+            await self._flood(Events(tuple(e.raw for e in events)).frame())
+
+    async def gossip(self, kind: str, body: bytes, ttl: int = 4) -> Gossip:
+        me = self.hub.relay.identity.public_key
+        g = Gossip(Gossip.make_id(me, kind, body), me, ttl, kind, body)
+        self.dedup.first_time(g.id, now_ms())
+        await self._flood(g.frame())
+        return g
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._readvertise is not None:
+            self._readvertise.cancel()
+        if self._advertising is not None:
+            self._advertising.cancel()
+        for task in list(self._tasks.values()):
+            task.cancel()
+        self._tasks.clear()

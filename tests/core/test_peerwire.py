@@ -1,0 +1,387 @@
+"""Peer-link frames and ledger anti-entropy, sans-IO: two replicas converge."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from support.ledger_helpers import GENESIS, NODES, OTHER_GENESIS, T0, M
+
+from edgenet_app.core import codec
+from edgenet_app.core.errors import WireError
+from edgenet_app.core.events import GenesisGrant, Transfer
+from edgenet_app.core.ledger import Ledger
+from edgenet_app.core.peerwire import (
+    FWD_MAX_SKEW_MS,
+    MAX_DIRECT_BYTES,
+    MAX_PEERS_LISTED,
+    MAX_SDP_BYTES,
+    PART_BYTES,
+    Dedup,
+    Deliver,
+    Events,
+    Forward,
+    Fwd,
+    FwdRouter,
+    Gossip,
+    LedgerSync,
+    Part,
+    PeerAdvert,
+    PeerBook,
+    Peers,
+    Reassembly,
+    Refuse,
+    Summary,
+    VersionVector,
+    direct_frames,
+    flood_targets,
+    parse,
+    peers_digest,
+    vv_digest,
+)
+
+A, B, C = NODES[:3]
+NOW = T0 + 10**9
+
+
+def exchange(x: Ledger, y: Ledger) -> None:
+    """What two nodes do when a link opens: swap version vectors, send what is missing."""
+    sx, sy = LedgerSync(x), LedgerSync(y)
+    for frame in sx.hello():
+        vv = parse(frame)
+        assert isinstance(vv, VersionVector)
+        for out in sy.on_version_vector(vv):
+            ev = parse(out)
+            assert isinstance(ev, Events)
+            sx.on_events(ev, NOW)
+    for frame in sy.hello():
+        vv = parse(frame)
+        assert isinstance(vv, VersionVector)
+        for out in sx.on_version_vector(vv):
+            ev = parse(out)
+            assert isinstance(ev, Events)
+            sy.on_events(ev, NOW)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2), st.integers(1, 5), st.booleans()), max_size=30))
+def test_two_replicas_converge_after_one_exchange(ops: list[tuple[int, int, bool]]) -> None:
+    src = Ledger(GENESIS)
+    for n in NODES[:3]:
+        src.append(n, GenesisGrant(), T0 + 1)
+    ts = T0 + 2
+    x, y = Ledger(GENESIS), Ledger(GENESIS)
+    for who, amount, to_x in ops:
+        ts += 1000
+        e = src.append(NODES[who], Transfer(NODES[(who + 1) % 3].public_key, amount * M), ts)
+        (x if to_x else y).add(e)
+    for e in src.events():
+        if e.kind == "genesis_grant":
+            x.add(e)
+    exchange(x, y)
+    assert x.event_ids() == y.event_ids() == src.event_ids()
+    assert x.state_root() == y.state_root() == src.state_root()
+
+
+def test_many_events_are_split_into_bounded_frames() -> None:
+    src = Ledger(GENESIS)
+    src.append(A, GenesisGrant(), T0 + 1)
+    for i in range(600):
+        src.append(A, Transfer(B.public_key, 1), T0 + 10 + i)
+    frames = LedgerSync(src).on_version_vector(VersionVector(()))
+    assert len(frames) >= 3
+    assert all(len(f) <= 256 * 1024 for f in frames)
+    dst = Ledger(GENESIS)
+    for f in frames:
+        ev = parse(f)
+        assert isinstance(ev, Events)
+        LedgerSync(dst).on_events(ev, NOW)
+    assert dst.state_root() == src.state_root()
+
+
+def test_bad_events_are_counted_not_applied() -> None:
+    other = Ledger(OTHER_GENESIS)
+    foreign = other.append(A, GenesisGrant(), T0 + 1)
+    dst = Ledger(GENESIS)
+    sync = LedgerSync(dst)
+    assert sync.on_events(Events((b"junk", foreign.raw)), NOW) == []
+    assert sync.report.rejected == 2 and len(dst) == 0
+    good = Ledger(GENESIS).append(A, GenesisGrant(), T0 + 1)
+    assert sync.on_events(Events((b"junk", good.raw)), NOW) == [good]  # the rest still counts
+    assert sync.on_events(Events((good.raw,)), NOW) == []
+    assert (sync.report.added, sync.report.duplicates, sync.report.rejected) == (1, 1, 3)
+
+
+@pytest.mark.parametrize(
+    "blob",
+    [
+        b"",
+        os.urandom(64),
+        codec.encode({"t": "vv", "entries": [[b"x", 1, b"y"]]}),
+        codec.encode({"t": "gossip"}),
+        codec.encode({"t": "what"}),
+        codec.encode([1]),
+    ],
+)
+def test_hostile_frames_raise_wire_errors(blob: bytes) -> None:
+    with pytest.raises(WireError):
+        parse(blob)
+
+
+def test_gossip_ttl_and_dedup() -> None:
+    body = b"announce"
+    g = Gossip(Gossip.make_id(A.public_key, "announce", body), A.public_key, 2, "announce", body)
+    assert parse(g.frame()) == g
+    hops = [g]
+    while (nxt := hops[-1].forwarded()) is not None:
+        hops.append(nxt)
+    assert [h.ttl for h in hops] == [2, 1, 0]
+    d = Dedup(ttl_ms=1000, capacity=3)
+    assert d.first_time(g.id, 0) and not d.first_time(g.id, 10)
+    assert d.first_time(g.id, 2000)  # forgotten after its TTL
+    for i in range(10):
+        d.first_time(bytes([i]) * 16, 2001)
+    assert len(d._seen) <= 3
+
+
+# --- large direct messages in parts ------------------------------------------------------
+
+
+@given(size=st.integers(1, 3 * PART_BYTES + 7), seed=st.binary(min_size=1, max_size=8))
+def test_any_body_survives_splitting_and_reassembly(size: int, seed: bytes) -> None:
+    body = (seed * (size // len(seed) + 1))[:size]
+    frames = [parse(f) for f in direct_frames(body, b"\x01" * 16)]
+    if len(frames) == 1:
+        assert frames[0].body == body  # type: ignore[attr-defined]
+        return
+    r = Reassembly()
+    outs = [r.add(f, 0) for f in frames]  # type: ignore[arg-type]
+    assert outs[:-1] == [None] * (len(frames) - 1) and outs[-1] == body
+
+
+def test_contradicting_or_excess_parts_are_refused() -> None:
+    r = Reassembly(max_open=2)
+    r.add(Part(b"\x01" * 16, 0, 3, 10, b"abc"), 0)
+    with pytest.raises(WireError, match="disagree"):
+        r.add(Part(b"\x01" * 16, 1, 4, 10, b"abc"), 0)
+    r.add(Part(b"\x02" * 16, 0, 2, 4, b"ab"), 0)
+    with pytest.raises(WireError, match="twice"):
+        r.add(Part(b"\x02" * 16, 0, 2, 4, b"ab"), 0)
+    r.add(Part(b"\x03" * 16, 0, 2, 4, b"ab"), 0)
+    r.add(Part(b"\x04" * 16, 0, 2, 4, b"ab"), 0)
+    with pytest.raises(WireError, match="in flight"):
+        r.add(Part(b"\x05" * 16, 0, 2, 4, b"ab"), 0)
+    assert r.add(Part(b"\x06" * 16, 0, 2, 4, b"ab"), 61_000) is None  # stale ones expired
+    with pytest.raises(WireError, match="larger"):
+        r.add(Part(b"\x06" * 16, 1, 2, 4, b"abc"), 61_000)
+    with pytest.raises(WireError):
+        direct_frames(b"x" * (MAX_DIRECT_BYTES + 1), b"\x00" * 16)
+    with pytest.raises(WireError):
+        parse(Part(b"\x07" * 16, 0, 2, 4, b"ab").frame()[:-1] + b"\xff")
+
+
+# --- peer exchange and signaling through the mesh ----------------------------------------
+
+NET = GENESIS.network_id
+keys32 = st.binary(min_size=32, max_size=32)
+
+
+@given(st.lists(keys32, max_size=MAX_PEERS_LISTED, unique=True), keys32, keys32)
+def test_peers_and_summary_frames_round_trip(keys: list[bytes], d1: bytes, d2: bytes) -> None:
+    p = Peers(tuple(keys))
+    assert parse(p.frame()) == p
+    s = Summary(d1[:16], d2[:16])
+    assert parse(s.frame()) == s
+    assert peers_digest(keys) == peers_digest(reversed(keys))
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.sampled_from([(A, B), (B, C), (C, A)]),
+    st.sampled_from(["offer", "answer"]),
+    st.binary(min_size=1, max_size=MAX_SDP_BYTES),
+    st.integers(0, 2**53),
+)
+def test_fwd_round_trips_and_verifies(pair, kind: str, data: bytes, ts: int) -> None:  # type: ignore[no-untyped-def]
+    src, dst = pair
+    f = Fwd.create(src, NET, dst.public_key, kind, data, ts)
+    assert parse(f.frame()) == f
+    f.check(NET, ts)  # fresh at its own time
+    with pytest.raises(WireError, match="signature"):
+        f.check(OTHER_GENESIS.network_id, ts)
+
+
+@pytest.mark.parametrize(
+    "blob",
+    [
+        codec.encode({"t": "peers", "keys": [A.public_key, A.public_key]}),
+        codec.encode({"t": "peers", "keys": [b"x" * 31]}),
+        codec.encode({"t": "peers", "keys": [bytes([i]) * 32 for i in range(33)]}),
+        codec.encode({"t": "sum", "vv": b"x" * 15, "peers": b"y" * 16}),
+        codec.encode(
+            {
+                "t": "fwd",
+                "to": A.public_key,
+                "sender": B.public_key,
+                "kind": "offer",
+                "ts": 1,
+                "data": b"x" * (MAX_SDP_BYTES + 1),
+                "sig": b"s" * 64,
+            }
+        ),
+        codec.encode(
+            {
+                "t": "fwd",
+                "to": A.public_key,
+                "sender": A.public_key,
+                "kind": "offer",
+                "ts": 1,
+                "data": b"x",
+                "sig": b"s" * 64,
+            }
+        ),
+        codec.encode(
+            {
+                "t": "fwd",
+                "to": A.public_key,
+                "sender": B.public_key,
+                "kind": "candidate",
+                "ts": 1,
+                "data": b"x",
+                "sig": b"s" * 64,
+            }
+        ),
+    ],
+)
+def test_hostile_exchange_and_fwd_frames_raise_wire_errors(blob: bytes) -> None:
+    with pytest.raises(WireError):
+        parse(blob)
+
+
+def offer(src, dst, ts: int = NOW, data: bytes = b"v=0 sdp", kind: str = "offer") -> Fwd:  # type: ignore[no-untyped-def]
+    return Fwd.create(src, NET, dst.public_key, kind, data, ts)
+
+
+def test_fwd_tampered_forged_stale_and_future_are_refused() -> None:
+    good = offer(A, C)
+    good.check(NET, NOW)
+    tampered = [
+        Fwd(good.to, good.sender, good.kind, good.ts, b"v=0 other", good.sig),
+        Fwd(good.to, good.sender, good.kind, good.ts + 1, good.data, good.sig),
+        Fwd(good.to, good.sender, "answer", good.ts, good.data, good.sig),
+        Fwd(B.public_key, good.sender, good.kind, good.ts, good.data, good.sig),  # redirected
+        Fwd(good.to, B.public_key, good.kind, good.ts, good.data, good.sig),  # claims B sent it
+        # signed by B while claiming to come from A (what a forging forwarder would do)
+        Fwd(good.to, A.public_key, "offer", NOW, good.data, offer(B, C).sig),
+    ]
+    for f in tampered:
+        with pytest.raises(WireError, match="signature"):
+            f.check(NET, NOW)
+    with pytest.raises(WireError, match="stale"):
+        good.check(NET, NOW + FWD_MAX_SKEW_MS + 1)
+    with pytest.raises(WireError, match="stale"):
+        good.check(NET, NOW - FWD_MAX_SKEW_MS - 1)
+    good.check(NET, NOW + FWD_MAX_SKEW_MS)
+
+
+def test_router_forwards_one_hop_and_delivers_verified_frames_only() -> None:
+    a, b, c = (n.public_key for n in (A, B, C))
+    at_b = FwdRouter(b, NET)
+    at_c = FwdRouter(c, NET)
+    f = offer(A, C)
+    # B forwards A's own offer to C, once, and only if it has a link to C
+    assert at_b.on_fwd(f, a, NOW, {a, c}) == Forward(c)
+    assert at_b.on_fwd(f, a, NOW, {a, c}) == Refuse("fwd replayed", True)
+    nolink = at_b.on_fwd(offer(A, C, NOW + 1), a, NOW, {a})
+    assert isinstance(nolink, Refuse) and not nolink.penalise
+    # one hop: B does not pass on what A did not sign itself
+    relayed = at_b.on_fwd(offer(C, NODES[3], NOW + 2), a, NOW, {a, c, NODES[3].public_key})
+    assert isinstance(relayed, Refuse) and relayed.penalise and "one hop" in relayed.reason
+    # C takes it from B (the forwarder), verified; a replay or a forgery is B's fault
+    assert at_c.on_fwd(f, b, NOW, {b}) == Deliver(f)
+    assert at_c.on_fwd(f, b, NOW, {b}).penalise  # type: ignore[union-attr]
+    forged = Fwd(c, a, "offer", NOW, b"v=0 evil", offer(B, C, NOW, b"v=0 evil").sig)
+    r = at_c.on_fwd(forged, b, NOW, {b})
+    assert isinstance(r, Refuse) and r.penalise and "signature" in r.reason
+    other_net = Fwd.create(A, OTHER_GENESIS.network_id, c, "offer", b"v=0", NOW)
+    assert at_c.on_fwd(other_net, b, NOW, {b}).penalise  # type: ignore[union-attr]
+    stale = offer(A, C, NOW - FWD_MAX_SKEW_MS - 1)
+    assert at_c.on_fwd(stale, b, NOW, {b}).penalise  # type: ignore[union-attr]
+    mine = offer(C, A)
+    assert at_c.on_fwd(mine, a, NOW, {a}).penalise  # type: ignore[union-attr]
+
+
+def test_router_rate_limits_per_neighbour_and_per_signer() -> None:
+    a, b, c = (n.public_key for n in (A, B, C))
+    at_b = FwdRouter(b, NET, rate_per_s=1, burst=3, neighbour_rate=1, neighbour_burst=5)
+    outs = [at_b.on_fwd(offer(A, C, NOW + i), a, NOW, {a, c}) for i in range(6)]
+    assert outs[:3] == [Forward(c)] * 3
+    assert all(isinstance(o, Refuse) and o.penalise for o in outs[3:])
+    assert "neighbour" not in outs[3].reason  # type: ignore[union-attr]
+    assert outs[5] == Refuse("too many fwd frames", True)
+    assert at_b.on_fwd(offer(A, C, NOW + 100), a, NOW + 10_000, {a, c}) == Forward(c)
+    # a signer over its rate that a neighbour merely forwarded: dropped, the forwarder blameless
+    at_c = FwdRouter(c, NET, rate_per_s=1, burst=1)
+    assert isinstance(at_c.on_fwd(offer(A, C, NOW), b, NOW, {b}), Deliver)
+    r = at_c.on_fwd(offer(A, C, NOW + 1), b, NOW, {b})
+    assert isinstance(r, Refuse) and not r.penalise
+
+
+def test_peer_book_learns_confirms_expires_and_forgets() -> None:
+    a, b, c, d = (n.public_key for n in NODES[:4])
+    book = PeerBook(a, ttl_ms=1000, max_neighbours=2)
+    book.learn(b, [a, c, d], 0)  # our own key is not a peer to dial
+    assert book.known(0) == {c, d} and book.routes(c, 0) == [b]
+    book.learn(c, [d], 10)
+    assert book.routes(d, 10) == [c, b]  # most recently heard first
+    assert book.confirm(b, peers_digest([a, c, d]), 900)
+    assert not book.confirm(c, peers_digest([a]), 900)  # a stale digest renews nothing
+    assert book.routes(d, 1500) == [b]  # c's list expired, b's was renewed
+    book.forget(b)
+    assert book.known(1500) == set()
+    for i in range(5):
+        book.learn(bytes([i]) * 32, [d], 2000 + i)
+    assert len(book._lists) == 2  # bounded
+
+
+def test_a_flood_skips_the_peers_its_sender_already_reached() -> None:
+    a, b, c, d, e = (n.public_key for n in NODES[:5])
+    book = PeerBook(a, ttl_ms=1000)
+    assert book.covered_by(b, 0) == frozenset()  # nothing known: pass it to everyone
+    assert flood_targets([b, c, d], b, book.covered_by(b, 0)) == [c, d]
+    book.learn(b, [a, c, d, e], 0)  # b says it has links to c, d and e ...
+    book.learn(c, [a, b], 0)  # ... c confirms its link to b; d lists no b; e said nothing
+    book.learn(d, [a, e], 0)
+    assert book.links_of(b, 0) == frozenset({c, d, e})
+    assert book.covered_by(b, 0) == frozenset({c})  # only links both ends list
+    assert flood_targets([b, c, d, e], b, book.covered_by(b, 0)) == [d, e]
+    assert flood_targets([b, c, d], None, frozenset()) == [b, c, d]  # our own: all links
+    assert book.covered_by(b, 2000) == frozenset()  # an expired list covers nobody
+
+
+def test_peer_advert_sends_on_connect_big_changes_and_with_summaries() -> None:
+    ks = [bytes([i]) * 32 for i in range(1, 12)]
+    adv = PeerAdvert(min_interval_ms=5000)
+    first = adv.due(frozenset(ks[:8]), 0)
+    assert first is not None and parse(first) == Peers(tuple(sorted(ks[:8])))
+    assert adv.digest() == peers_digest(ks[:8])
+    assert adv.due(frozenset(ks[:8]), 100, periodic=True) is None  # idle: nothing
+    assert adv.wait_ms(frozenset(ks[:9]), 100) is None  # one of eight: waits for a summary
+    assert adv.due(frozenset(ks[:9]), 100) is None
+    assert adv.due(frozenset(ks[:9]), 200, periodic=True) is not None
+    assert adv.wait_ms(frozenset(ks[:5]), 1000) == 4200  # a lot, but only every 5 s
+    assert adv.due(frozenset(ks[:5]), 5200) is not None
+    assert PeerAdvert.listing(ks, ks[0]) == frozenset(ks[1:])
+    many = [bytes([i]) * 32 for i in range(100)]
+    assert len(PeerAdvert.listing(many, many[0])) == MAX_PEERS_LISTED
+
+
+def test_summary_digest_tells_replicas_apart() -> None:
+    x, y = Ledger(GENESIS), Ledger(GENESIS)
+    assert vv_digest(x) == vv_digest(y)
+    e = x.append(A, GenesisGrant(), T0 + 1)
+    assert vv_digest(x) != vv_digest(y)
+    y.add(e)
+    assert vv_digest(x) == vv_digest(y)
