@@ -46,10 +46,12 @@ import psutil
 from _procs import NodeProc, Proc, RelayProc, cpu_s, stop_all
 
 from edgenet_app.core import economics as econ
+from edgenet_app.core.activity import Policy
 from edgenet_app.core.genesis import Genesis
 from edgenet_app.core.identity import Identity
+from edgenet_app.core.submit import SubmitRequest
 from edgenet_app.core.taskflow.common import TokenBucket
-from edgenet_app.runtime.node.node import Node, NodeOptions
+from edgenet_app.runtime.node import Node, NodeOptions
 from edgenet_app.runtime.store import keystore
 from edgenet_app.runtime.store.networks import write_network
 
@@ -248,7 +250,7 @@ class Submitter:
         await self._pace()
         t = time.perf_counter()
         out = await self.node.submit(
-            "encryption", PAYLOAD, redundancy=redundancy, timeout_s=SUBMIT_TIMEOUT_S
+            SubmitRequest("encryption", PAYLOAD, redundancy=redundancy, timeout_s=SUBMIT_TIMEOUT_S)
         )
         if not out.verified:
             self.failures[out.reason] += 1
@@ -261,7 +263,11 @@ async def start_submitters(
 ) -> list[Submitter]:
     subs = []
     for x in dirs:
-        node = Node(x, genesis, NodeOptions(relays=(url,), kinds=(), loopback=True))
+        node = Node(
+            x,
+            genesis,
+            NodeOptions(relays=(url,), kinds=(), loopback=True, policy=Policy(max_other_cpu=1.0)),
+        )
         await node.start()
         stack.push_async_callback(node.stop)
         subs.append(Submitter(node))
@@ -596,7 +602,11 @@ async def propagation(tmp: Path, n_nodes: int, k: int, rep: Report) -> None:
             if recording and ev.get("kind") == "settlement":
                 measured[ev["id"]] = now
 
-        node = Node(dirs[0], genesis, NodeOptions(relays=(url,), kinds=(), loopback=True))
+        node = Node(
+            dirs[0],
+            genesis,
+            NodeOptions(relays=(url,), kinds=(), loopback=True, policy=Policy(max_other_cpu=1.0)),
+        )
         node.subscribe(on_event)
         await node.start()
         stack.push_async_callback(node.stop)

@@ -36,10 +36,11 @@ from .core import economics as econ
 from .core.errors import EdgenetError, SettingsError
 from .core.genesis import Genesis
 from .core.settings import SettingValue, validate
+from .core.submit import SubmitRequest
 from .core.taskmsg import MAX_REDUNDANCY
 
 if TYPE_CHECKING:
-    from .runtime.node.node import Node
+    from .runtime.node import Node
 
 __all__ = [
     "ApiError",
@@ -572,12 +573,14 @@ class EdgeNode:
         waited = await self._wait_for_peers(kind, payload, opts)
         try:
             out = await self.node.submit(
-                kind,
-                payload,
-                redundancy=opts.redundancy,
-                priority=opts.priority,
-                timeout_s=opts.timeout_s - waited,
-                max_credits=opts.max_credits,
+                SubmitRequest(
+                    kind,
+                    payload,
+                    redundancy=opts.redundancy,
+                    priority=opts.priority,
+                    timeout_s=opts.timeout_s - waited,
+                    max_credits=opts.max_credits,
+                )
             )
         except asyncio.CancelledError:
             me = asyncio.current_task()
@@ -669,7 +672,7 @@ async def init(
     genesis = _genesis(network)
     base = site_data_dir(site_id, data_dir)
 
-    from .runtime.node.node import Node, NodeOptions
+    from .runtime.node import Node, NodeOptions
     from .runtime.store import keystore, paths
     from .runtime.store.config import effective_settings
     from .runtime.store.store import Store

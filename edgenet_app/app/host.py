@@ -26,7 +26,7 @@ from typing import Any
 from ..cli.node_cmd import node_options, serve_node
 from ..core.errors import EdgenetError
 from ..runtime.control.client import ControlClient, ControlError
-from ..runtime.node.node import Node, NodeError
+from ..runtime.node import Node, NodeError
 from ..runtime.store.networks import load_network
 from .source import NodeSource
 

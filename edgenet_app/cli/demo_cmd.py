@@ -22,9 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from ..core import economics as econ
+from ..core.activity import Policy
 from ..core.errors import EdgenetError
 from ..core.genesis import Genesis
 from ..core.identity import Identity, node_id_of
+from ..core.submit import SubmitRequest
 from ..runtime.store import keystore
 from ..runtime.store.networks import write_network
 
@@ -108,7 +110,7 @@ async def _stoppable(run: Any) -> int:
 
 
 async def _run(tmp: Path, n_nodes: int, n_tasks: int, redundancy: int) -> int:
-    from ..runtime.node.node import Node, NodeOptions
+    from ..runtime.node import Node, NodeOptions
     from ..tasks.base import Limits
 
     t_start = time.perf_counter()
@@ -159,11 +161,11 @@ async def _run(tmp: Path, n_nodes: int, n_tasks: int, redundancy: int) -> int:
             print(f"node {i:<7} {ready['node_id']}  ready in {ready['ready_s']:.2f} s")
         opts = NodeOptions(
             relays=(url,),
-            cpu_limit=0.1,
             kinds=(),
             loopback=True,
             limits=Limits(timeout_s=60),
             spot_check_rate=0.0,  # the table accounts for exactly the tasks it lists
+            policy=Policy(cpu_limit=0.1, max_other_cpu=1.0),
         )
         node = Node(sub_dir, genesis, opts)
         await node.start()
@@ -177,7 +179,9 @@ async def _run(tmp: Path, n_nodes: int, n_tasks: int, redundancy: int) -> int:
             kind = DEMO_KINDS[i % len(DEMO_KINDS)]
             t = time.perf_counter()
             try:
-                out = await node.submit(kind, payloads[kind], redundancy=redundancy, timeout_s=45)
+                out = await node.submit(
+                    SubmitRequest(kind, payloads[kind], redundancy=redundancy, timeout_s=45)
+                )
                 ok, workers, cost = out.verified, len(out.workers), out.cost
             except (TimeoutError, EdgenetError) as exc:
                 ok, workers, cost = False, 0, 0

@@ -23,6 +23,7 @@ from ..core import economics as econ
 from ..core.errors import EdgenetError
 from ..core.genesis import Genesis
 from ..core.settings import SettingValue
+from ..core.submit import SubmitRequest
 from ..runtime.store import paths
 from ..runtime.store.config import add_settings_flags, effective_settings, overrides_from_args
 from ..runtime.store.networks import load_network
@@ -33,7 +34,7 @@ from .network_cmd import add_network_option
 if TYPE_CHECKING:
     from ..runtime.control.client import ControlClient
     from ..runtime.control.server import ControlServer
-    from ..runtime.node.node import Node, NodeOptions
+    from ..runtime.node import Node, NodeOptions
 
 log = logging.getLogger("edgenet.cli")
 
@@ -87,7 +88,7 @@ def node_options(
     """The node's options from the settings layers (store, --config, flags) and --relay and
     --loopback, and the settings flags given (the control API needs them). `edgenet node`,
     `edgenet submit` and the tray app (which hosts a node) all start their node with these."""
-    from ..runtime.node.node import NodeOptions
+    from ..runtime.node import NodeOptions
 
     overrides = overrides_from_args(args)  # {} for submit, which takes no settings flags
     store = Store.open(paths.store_path(paths.ensure_private_dir(data_dir)))
@@ -131,7 +132,7 @@ def _node(args: argparse.Namespace) -> int:
     """Run until SIGINT/SIGTERM. Standard output is structured: a "ready" line, one line per
     node notification (`Node.subscribe` plus "t", the wall-clock time), a "stopped" line."""
     from ..runtime.control.client import ControlClient
-    from ..runtime.node.node import Node
+    from ..runtime.node import Node
 
     logging.getLogger("edgenet").setLevel(logging.DEBUG if args.verbose else logging.INFO)
     data_dir = paths.data_dir(args.data_dir)
@@ -249,7 +250,7 @@ async def _submit_alone(
     data_dir: Path,
 ) -> dict[str, Any]:
     """Start a short-lived node, submit, and stay until the settlements have been sent."""
-    from ..runtime.node.node import Node
+    from ..runtime.node import Node
 
     options, _ = node_options(args, data_dir)
     # it stops right after its task: a spot-check would be cut short, wasting workers' time
@@ -260,12 +261,14 @@ async def _submit_alone(
         while len(node.stats()["peers"]) < args.redundancy and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
         out = await node.submit(
-            args.kind,
-            payload,
-            redundancy=args.redundancy,
-            priority=args.priority,
-            timeout_s=args.timeout,
-            max_credits=max_credits,
+            SubmitRequest(
+                args.kind,
+                payload,
+                redundancy=args.redundancy,
+                priority=args.priority,
+                timeout_s=args.timeout,
+                max_credits=max_credits,
+            )
         )
         if out.workers and not await _flushed(node):
             log.warning("the settlements may not have reached the workers yet")

@@ -30,9 +30,12 @@ contributes at its limit.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 from .schedule import parse_schedule
+from .settings import get_setting
 
 STATES = ("contributing", "paused", "waiting_for_idle", "on_battery", "offline")
 MIN_CPU_LIMIT = 0.05  # the smallest limit a contributing node runs at (settings' lower bound)
@@ -58,18 +61,40 @@ class Conditions:
     running_tasks: int = 0
 
 
+# settings keys (core/settings.py) → the Policy fields they set
+POLICY_SETTINGS: dict[str, str] = {
+    "cpu_limit": "cpu_limit",
+    "idle.min_idle_seconds": "min_idle_s",
+    "idle.work_while_in_use": "work_while_in_use",
+    "idle.in_use_cpu_limit": "in_use_cpu_limit",
+    "idle.respect_battery": "respect_battery",
+    "idle.battery_threshold": "battery_threshold",
+    "schedule": "schedule",
+    "idle.max_other_cpu": "max_other_cpu",
+}
+
+
+def _default(key: str) -> Any:
+    return get_setting(key).default
+
+
 @dataclass(frozen=True)
 class Policy:
-    """The settings that decide (keys of `core/settings.py`)."""
+    """The settings that decide, defaults from the settings schema (`core/settings.py`)."""
 
-    cpu_limit: float = 0.3
-    min_idle_s: float = 60.0
-    work_while_in_use: bool = True
-    in_use_cpu_limit: float = 0.1
-    respect_battery: bool = True
-    battery_threshold: int = 50
-    schedule: str = "always"
-    max_other_cpu: float = 0.5  # 1.0: never wait for other programs
+    cpu_limit: float = _default("cpu_limit")
+    min_idle_s: float = _default("idle.min_idle_seconds")
+    work_while_in_use: bool = _default("idle.work_while_in_use")
+    in_use_cpu_limit: float = _default("idle.in_use_cpu_limit")
+    respect_battery: bool = _default("idle.respect_battery")
+    battery_threshold: int = _default("idle.battery_threshold")
+    schedule: str = _default("schedule")
+    max_other_cpu: float = _default("idle.max_other_cpu")  # 1.0: never wait for other programs
+
+    def updated(self, values: Mapping[str, Any]) -> Policy:
+        """This policy with the settings among `values` (validated keys → values) applied."""
+        changes = {f: values[k] for k, f in POLICY_SETTINGS.items() if k in values}
+        return replace(self, **changes) if changes else self
 
 
 @dataclass(frozen=True)

@@ -38,3 +38,20 @@ class LedgerError(EdgenetError):
 
 class SettingsError(EdgenetError, ValueError):
     """A settings value is invalid."""
+
+
+class RequestError(EdgenetError, ValueError):
+    """A request (a task submission, an argument) is not acceptable as given."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.reason = message
+        super().__init__(f"{field}: {message}" if field else message)
+
+
+class NodeError(EdgenetError):
+    """A running node could not do what was asked (not started, not enough credits...)."""
+
+
+class NoRelayError(NodeError):
+    """No relay could be reached: nothing is wrong with the request; try again later."""

@@ -17,10 +17,12 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from edgenet_app import api
 from edgenet_app.core import economics as econ
+from edgenet_app.core.activity import Policy
 from edgenet_app.core.genesis import Genesis
 from edgenet_app.core.identity import Identity
+from edgenet_app.core.submit import SubmitRequest
 from edgenet_app.runtime.net.relay import serve
-from edgenet_app.runtime.node.node import Node, NodeOptions, SubmitResult
+from edgenet_app.runtime.node import Node, NodeOptions, SubmitResult
 from edgenet_app.runtime.store import keystore, paths
 from edgenet_app.runtime.store.config import store_setting
 from edgenet_app.runtime.store.networks import NetworkFileError, write_network
@@ -99,7 +101,10 @@ class FakeNode:
         credits = {"available": "1,000", "locked": "2.5", "staked": "100"}
         return {"credits": credits, "peers": ["p"] * 7, "state": self.state()[0]}
 
-    async def submit(self, kind: str, payload: Any, **kw: Any) -> SubmitResult:
+    async def submit(self, request: SubmitRequest) -> SubmitResult:
+        kind, payload = request.kind, request.payload
+        fields = ("redundancy", "priority", "timeout_s", "max_credits")
+        kw = {f: getattr(request, f) for f in fields}
         self.submits.append((kind, payload, kw))
         if payload == "hang":
             self.hanging = asyncio.get_running_loop().create_future()
@@ -272,9 +277,13 @@ async def test_init_maps_seed_style_arguments_onto_node_options(
     n = fake.instances[-1]
     assert n.started == 1 and n.data_dir == fresh_api / "sites" / "shop"
     o = n.options
-    assert o.cpu_limit == 0.5 and o.limits.memory_mb == 256
+    assert o.policy.cpu_limit == 0.5 and o.limits.memory_mb == 256
     assert o.kinds == ("vector_insert", "vector_search", "embedding", "encryption")
-    assert (o.work_while_in_use, o.min_idle_s, o.respect_battery) == (False, 6.0, False)
+    assert (o.policy.work_while_in_use, o.policy.min_idle_s, o.policy.respect_battery) == (
+        False,
+        6.0,
+        False,
+    )
     assert o.relays == ("ws://127.0.0.1:9/ws",) and o.loopback is True
     assert node.settings["bandwidth_limit_kib_s"] == 1024
     assert n.genesis.name == "edgenet"  # the built-in network
@@ -290,7 +299,7 @@ async def test_settings_stored_in_the_data_dir_apply_and_arguments_win(
         store_setting(store, "idle.battery_threshold", 80)
     node = await api.init(data_dir=data, contribution=0.4)
     o = fake.instances[-1].options
-    assert o.cpu_limit == 0.4 and o.battery_threshold == 80
+    assert o.policy.cpu_limit == 0.4 and o.policy.battery_threshold == 80
     assert fake.instances[-1].data_dir == data
     await node.disconnect()
 
@@ -452,10 +461,10 @@ async def network(
         genesis,
         NodeOptions(
             relays=(url,),
-            cpu_limit=1.0,
             loopback=True,
             limits=Limits(timeout_s=30),
             spot_check_rate=0.0,
+            policy=Policy(cpu_limit=1.0, max_other_cpu=1.0),
         ),
     )
     await worker.start()

@@ -19,7 +19,9 @@ import pytest
 from support.netharness import Net
 
 from edgenet_app.core import economics as econ
-from edgenet_app.runtime.node.node import Node, NodeOptions
+from edgenet_app.core.activity import Policy
+from edgenet_app.core.submit import SubmitRequest
+from edgenet_app.runtime.node import Node, NodeOptions
 from edgenet_app.tasks.base import ExecContext
 from edgenet_app.tasks.registry import get_kind
 
@@ -67,7 +69,12 @@ async def test_every_kind_with_redundancy_3_on_four_node_processes(
             tmp_path / "submitter",
             net.genesis,
             # exact accounting below: no background spot-checks
-            NodeOptions(relays=(net.url,), loopback=True, cpu_limit=0.5, spot_check_rate=0.0),
+            NodeOptions(
+                relays=(net.url,),
+                loopback=True,
+                spot_check_rate=0.0,
+                policy=Policy(cpu_limit=0.5, max_other_cpu=1.0),
+            ),
         )
         await sub.start()
         try:
@@ -81,7 +88,7 @@ async def test_every_kind_with_redundancy_3_on_four_node_processes(
             for kind in ORDER:
                 payload = json.loads((EXAMPLES / f"{kind}.json").read_text())
                 expected = local_result(kind, payload, ctx)
-                out = await sub.submit(kind, payload, redundancy=3, timeout_s=60)
+                out = await sub.submit(SubmitRequest(kind, payload, redundancy=3, timeout_s=60))
                 assert out.verified, f"{kind}: {out.reason}"
                 assert len(set(out.workers)) == 3 and set(out.workers) <= set(by_key.values())
                 assert get_kind(kind).verification.agree(out.result, expected), kind

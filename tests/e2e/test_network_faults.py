@@ -15,11 +15,13 @@ from typing import Any
 import pytest
 from support.netharness import Net
 
+from edgenet_app.core.activity import Policy
 from edgenet_app.core.identity import Identity
 from edgenet_app.core.peerwire import Events, Gossip
+from edgenet_app.core.submit import SubmitRequest
 from edgenet_app.runtime.net.relay_client import RelayClient
 from edgenet_app.runtime.net.webrtc import PeerHub
-from edgenet_app.runtime.node.node import Node, NodeOptions
+from edgenet_app.runtime.node import Node, NodeOptions
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -43,7 +45,9 @@ async def wait_for(cond: Any, timeout: float = 20, step: float = 0.05) -> bool:
 
 async def submitter(net: Net, tmp: Path, peers: int) -> Node:
     # settlements are counted exactly: no background spot-checks
-    opts = NodeOptions(relays=(net.url,), loopback=True, spot_check_rate=0.0)
+    opts = NodeOptions(
+        relays=(net.url,), loopback=True, spot_check_rate=0.0, policy=Policy(max_other_cpu=1.0)
+    )
     sub = Node(tmp / "submitter", net.genesis, opts)
     await sub.start()
     assert await wait_for(lambda: len(sub.stats()["peers"]) >= peers), sub.stats()
@@ -78,7 +82,7 @@ async def test_a_worker_killed_mid_task_is_replaced_and_nobody_is_paid_twice(
             job = asyncio.ensure_future(
                 # workers run at idle priority: on a busy CI machine they are slow, so the
                 # assignment timeout (half of this) leaves room
-                sub.submit("embedding", {"texts": texts}, redundancy=3, timeout_s=90)
+                sub.submit(SubmitRequest("embedding", {"texts": texts}, redundancy=3, timeout_s=90))
             )
             flows: list[Any] = []
 
@@ -125,7 +129,7 @@ async def test_a_lying_worker_is_outvoted_and_slashed_in_every_ledger(tmp_path: 
         sub = await submitter(net, tmp_path, 4)
         try:
             # redundancy 4 with 4 workers: the liar is always one of them, 3 honest outvote it
-            out = await sub.submit("encryption", ENCRYPT, redundancy=4, timeout_s=30)
+            out = await sub.submit(SubmitRequest("encryption", ENCRYPT, redundancy=4, timeout_s=30))
             assert out.verified and evil.node_id not in out.workers and len(out.workers) == 3
             assert "forged" not in out.result
             dirs = [tmp_path / "submitter", *(n.data_dir for n in (*honest, evil))]
@@ -152,7 +156,7 @@ async def test_nodes_reconnect_after_the_relay_restarts(tmp_path: Path) -> None:
         # a newcomer learns of the old nodes only through the new relay
         sub = await submitter(net, tmp_path, 3)
         try:
-            out = await sub.submit("encryption", ENCRYPT, redundancy=3, timeout_s=30)
+            out = await sub.submit(SubmitRequest("encryption", ENCRYPT, redundancy=3, timeout_s=30))
             assert out.verified and set(out.workers) == {w.node_id for w in workers}
         finally:
             await sub.stop()
@@ -201,7 +205,7 @@ async def test_garbage_to_the_relay_and_over_data_channels_is_dropped(tmp_path: 
         # 3. the network still works
         sub = await submitter(net, tmp_path, 2)
         try:
-            out = await sub.submit("encryption", ENCRYPT, redundancy=2, timeout_s=30)
+            out = await sub.submit(SubmitRequest("encryption", ENCRYPT, redundancy=2, timeout_s=30))
             assert out.verified
         finally:
             await sub.stop()
@@ -224,7 +228,9 @@ async def test_sigterm_hands_back_running_tasks_and_exits_cleanly(
             # at idle priority)
             texts = [f"a longer sentence number {i} to keep a worker busy" for i in range(96)]
             job = asyncio.ensure_future(
-                sub.submit("embedding", {"texts": texts}, redundancy=2, timeout_s=120)
+                sub.submit(
+                    SubmitRequest("embedding", {"texts": texts}, redundancy=2, timeout_s=120)
+                )
             )
             flows: list[Any] = []
 

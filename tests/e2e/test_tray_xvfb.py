@@ -30,8 +30,10 @@ import pytest
 from support.netharness import EDGENET, Net, Proc
 
 from edgenet_app.core import economics as econ
+from edgenet_app.core.activity import Policy
+from edgenet_app.core.submit import SubmitRequest
 from edgenet_app.runtime.control.client import ControlClient
-from edgenet_app.runtime.node.node import Node, NodeOptions
+from edgenet_app.runtime.node import Node, NodeOptions
 from edgenet_app.runtime.store import keystore, paths
 from edgenet_app.runtime.store.config import store_setting
 from edgenet_app.runtime.store.store import Store
@@ -286,7 +288,12 @@ async def submit_until_paid(
     sub = Node(
         net.tmp / "submitter",
         net.genesis,
-        NodeOptions(relays=(net.url,), loopback=True, cpu_limit=0.5, spot_check_rate=0.0),
+        NodeOptions(
+            relays=(net.url,),
+            loopback=True,
+            spot_check_rate=0.0,
+            policy=Policy(cpu_limit=0.5, max_other_cpu=1.0),
+        ),
     )
     await sub.start()
     paid: list[str] = []
@@ -299,7 +306,7 @@ async def submit_until_paid(
             assert time.monotonic() < deadline, f"the app's node does not take tasks: {seen}"
             await asyncio.sleep(0.1)
         for _ in range(4 * tasks):
-            out = await sub.submit("encryption", payload, redundancy=1, timeout_s=30)
+            out = await sub.submit(SubmitRequest("encryption", payload, redundancy=1, timeout_s=30))
             assert out.verified, out.reason
             paid.extend(out.workers)
             if paid.count(worker_id) >= tasks:

@@ -20,6 +20,7 @@ import pytest
 from edgenet_app.cli import expand_headless
 from edgenet_app.cli.demo_cmd import same_machine_node_options
 from edgenet_app.core import economics as econ
+from edgenet_app.core.activity import Policy
 from edgenet_app.core.genesis import Genesis
 from edgenet_app.core.identity import Identity
 from edgenet_app.runtime.control.client import (
@@ -30,7 +31,7 @@ from edgenet_app.runtime.control.client import (
 )
 from edgenet_app.runtime.control.server import MAX_BODY, ControlServer
 from edgenet_app.runtime.net.relay import serve
-from edgenet_app.runtime.node.node import Node, NodeOptions
+from edgenet_app.runtime.node import Node, NodeOptions
 from edgenet_app.runtime.store import keystore
 from edgenet_app.runtime.store.networks import write_network
 
@@ -83,7 +84,12 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
     node = Node(
         tmp_path / "node",
         genesis,
-        NodeOptions(relays=(f"ws://127.0.0.1:{port}/ws",), loopback=True, spot_check_rate=0.0),
+        NodeOptions(
+            relays=(f"ws://127.0.0.1:{port}/ws",),
+            loopback=True,
+            spot_check_rate=0.0,
+            policy=Policy(max_other_cpu=1.0),
+        ),
     )
     await node.start()
     server = ControlServer(node, node.data_dir, overrides={"memory_limit_mb": 256})
@@ -193,7 +199,7 @@ async def test_settings_are_validated_stored_and_applied(api: Api) -> None:
     out = await api.client.set_settings({"cpu_limit": 0.5, "task_kinds": ["encryption"]})
     assert out["values"]["cpu_limit"] == 0.5 and out["sources"]["cpu_limit"] == "store"
     assert out["changed"] == ["cpu_limit", "task_kinds"] and out["shadowed"] == []
-    assert api.node.options.cpu_limit == 0.5 and api.node.options.kinds == ("encryption",)
+    assert api.node.options.policy.cpu_limit == 0.5 and api.node.options.kinds == ("encryption",)
     assert api.node.ledger is not None
     assert json.loads(api.node.ledger.store.get_settings()["cpu_limit"]) == 0.5
     # a flag given to the node wins over the store: stored, reported, not applied
@@ -223,7 +229,7 @@ async def test_bad_settings_get_400_and_change_nothing(
     status, body = await api.call("PUT", "/v1/settings", json.dumps(values).encode())
     assert status == 400 and message in body["error"], body
     assert api.node.ledger.store.get_settings() == before
-    assert api.node.options.cpu_limit == 0.3
+    assert api.node.options.policy.cpu_limit == 0.3
 
 
 async def test_two_keys_of_one_rule_change_together(api: Api) -> None:

@@ -20,6 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from edgenet_app.cli import main
+from edgenet_app.core.activity import Policy
 from edgenet_app.runtime.net import lan
 from edgenet_app.runtime.net.lan import (
     MAX_RELAYS,
@@ -472,16 +473,24 @@ async def test_a_node_with_no_relay_configured_finds_one_on_the_lan(tmp_path: Pa
     from edgenet_app.core.identity import Identity as Ident
     from edgenet_app.runtime.net.lan import RelayAdvert
     from edgenet_app.runtime.net.relay import serve
-    from edgenet_app.runtime.node.node import Node, NodeError, NodeOptions
+    from edgenet_app.runtime.node import Node, NodeError, NodeOptions
 
     genesis = Genesis.create(Ident.generate(), "lan-node", int(time.time() * 1000) - 60_000)
     runner, port = await serve(genesis, "127.0.0.1", 0)
     try:
-        lonely = Node(tmp_path / "a", genesis, NodeOptions(loopback=True, mdns=False))
+        lonely = Node(
+            tmp_path / "a",
+            genesis,
+            NodeOptions(loopback=True, mdns=False, policy=Policy(max_other_cpu=1.0)),
+        )
         with pytest.raises(NodeError, match="no relay"):
             await lonely.start()
         async with RelayAdvert(genesis.network_id, port, "127.0.0.1", loopback=True):
-            node = Node(tmp_path / "b", genesis, NodeOptions(loopback=True, mdns=True))
+            node = Node(
+                tmp_path / "b",
+                genesis,
+                NodeOptions(loopback=True, mdns=True, policy=Policy(max_other_cpu=1.0)),
+            )
             await node.start()
             try:
                 assert node.mesh is not None

@@ -12,6 +12,7 @@ import pytest
 from aiortc import RTCPeerConnection
 from support.ledger_helpers import GENESIS, NODES, T0, M
 
+from edgenet_app.core.activity import Policy
 from edgenet_app.core.events import GenesisGrant, Transfer
 from edgenet_app.core.genesis import Genesis
 from edgenet_app.core.identity import Identity
@@ -20,7 +21,7 @@ from edgenet_app.runtime.net.mesh import Mesh
 from edgenet_app.runtime.net.relay import serve
 from edgenet_app.runtime.net.relay_client import RelayClient
 from edgenet_app.runtime.net.webrtc import PeerHub, PeerLink, loopback_only
-from edgenet_app.runtime.node.node import Node, NodeOptions
+from edgenet_app.runtime.node import Node, NodeOptions
 from edgenet_app.runtime.store import keystore
 from edgenet_app.runtime.store.ledger_store import LedgerStore
 
@@ -180,7 +181,11 @@ async def test_nodes_on_different_relays_link_through_signaling_over_the_mesh(
     url1, url2 = f"ws://127.0.0.1:{port1}/ws", f"ws://127.0.0.1:{port2}/ws"
 
     def node(name: str, url: str) -> Node:
-        return Node(dirs[name], genesis, NodeOptions(relays=(url,), loopback=True, kinds=()))
+        return Node(
+            dirs[name],
+            genesis,
+            NodeOptions(relays=(url,), loopback=True, kinds=(), policy=Policy(max_other_cpu=1.0)),
+        )
 
     def linked(x: Node, y: Node) -> bool:
         assert x.mesh is not None and y.identity is not None

@@ -17,12 +17,14 @@ import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from edgenet_app.core import economics as econ
+from edgenet_app.core.activity import Policy
 from edgenet_app.core.genesis import Genesis
 from edgenet_app.core.identity import Identity
 from edgenet_app.core.spotcheck import KnownAnswer
+from edgenet_app.core.submit import SubmitRequest
 from edgenet_app.runtime.net.relay import serve
+from edgenet_app.runtime.node import Node, NodeOptions
 from edgenet_app.runtime.node import node as node_module
-from edgenet_app.runtime.node.node import Node, NodeOptions
 from edgenet_app.runtime.store import keystore, paths
 from edgenet_app.runtime.store.store import Store
 from edgenet_app.tasks.base import Limits
@@ -53,10 +55,10 @@ async def network(tmp_path: Path) -> AsyncIterator[tuple[list[Node], Node, Genes
     runner, port = await serve(genesis, "127.0.0.1", 0)
     opts = NodeOptions(
         relays=(f"ws://127.0.0.1:{port}/ws",),
-        cpu_limit=1.0,
         loopback=True,
         limits=Limits(timeout_s=30, wasm_fuel=10**12),  # room for a task that spins
         spot_check_rate=0.0,  # exact accounting; the spot-check tests turn them on
+        policy=Policy(cpu_limit=1.0, max_other_cpu=1.0),
     )
     workers = []
     for i in range(3):
@@ -83,7 +85,7 @@ async def test_a_task_runs_on_three_workers_is_verified_and_paid(
         "nonce": base64.b64encode(NONCE).decode(),
         "data": base64.b64encode(b"hello network").decode(),
     }
-    out = await submitter.submit("encryption", payload, redundancy=3, timeout_s=30)
+    out = await submitter.submit(SubmitRequest("encryption", payload, redundancy=3, timeout_s=30))
     assert out.verified, out.reason
     assert out.result["data"] == AESGCM(KEY).encrypt(NONCE, b"hello network", None)
     assert sorted(out.workers) == sorted(w.identity.node_id for w in workers)  # type: ignore[union-attr]
@@ -131,7 +133,9 @@ async def _spinning_on_one_worker(
     """A task that spins until cancelled, assigned to one worker (redundancy 1)."""
     assert await until(lambda: len(submitter.stats()["peers"]) == 3)
     spin = {"wat": LOOP_WAT, "input": "", "fuel": 10**11, "timeout_s": 60}  # ~25 s, 100 credits
-    job = asyncio.ensure_future(submitter.submit("custom_wasm", spin, redundancy=1, timeout_s=60))
+    job = asyncio.ensure_future(
+        submitter.submit(SubmitRequest("custom_wasm", spin, redundancy=1, timeout_s=60))
+    )
     flows: list[Any] = []
 
     def assigned() -> bool:
@@ -211,13 +215,15 @@ async def test_a_unanimous_task_is_followed_by_a_spot_check_that_honest_workers_
     assert await until(lambda: len(submitter.stats()["peers"]) == 3)
     # all three prove themselves (paid once): a check goes only to workers known to work
     first = {**ENCRYPT, "data": base64.b64encode(b"all three").decode()}
-    assert (await submitter.submit("encryption", first, redundancy=3, timeout_s=30)).verified
-    out = await submitter.submit("encryption", ENCRYPT, redundancy=2, timeout_s=30)
+    assert (
+        await submitter.submit(SubmitRequest("encryption", first, redundancy=3, timeout_s=30))
+    ).verified
+    out = await submitter.submit(SubmitRequest("encryption", ENCRYPT, redundancy=2, timeout_s=30))
     assert out.verified
     # not the task its workers just ran, nor the first: all three computed that one
     assert not _spot_checks(submitter)
     other = {**ENCRYPT, "data": base64.b64encode(b"another message").decode()}
-    out = await submitter.submit("encryption", other, redundancy=2, timeout_s=30)
+    out = await submitter.submit(SubmitRequest("encryption", other, redundancy=2, timeout_s=30))
     assert out.verified
     # the first task's answer, sent again as a task like any other, in the background, to
     # the one worker that did not compute it (the others could recognise the payload)
@@ -238,7 +244,9 @@ async def test_workers_that_fail_a_spot_check_are_barred_and_it_is_remembered(
     assert await until(lambda: len(submitter.stats()["peers"]) == 3)
     assert submitter.ledger is not None and submitter.identity is not None
     first = {**ENCRYPT, "data": base64.b64encode(b"all three").decode()}
-    assert (await submitter.submit("encryption", first, redundancy=3, timeout_s=30)).verified
+    assert (
+        await submitter.submit(SubmitRequest("encryption", first, redundancy=3, timeout_s=30))
+    ).verified
     # a planted known answer no honest worker can match stands for a lying worker
     wrong = {"data": base64.b64encode(b"not the ciphertext").decode()}
     balance = submitter.ledger.ledger.balance(
@@ -254,7 +262,7 @@ async def test_workers_that_fail_a_spot_check_are_barred_and_it_is_remembered(
     saved = json.loads(submitter.ledger.store.get_meta(node_module.BARS_META) or "{}")
     assert {bytes.fromhex(k) for k in saved} == bad  # survives a restart
     # the next task goes to the one worker that was not caught
-    out = await submitter.submit("encryption", ENCRYPT, redundancy=1, timeout_s=30)
+    out = await submitter.submit(SubmitRequest("encryption", ENCRYPT, redundancy=1, timeout_s=30))
     assert out.verified
     honest = [w for w in workers if w.identity is not None and w.identity.public_key not in bad]
     assert [w.identity.node_id for w in honest] == out.workers  # type: ignore[union-attr]

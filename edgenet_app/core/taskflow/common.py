@@ -22,6 +22,21 @@ PRIORITY_RANK = {"high": 0, "normal": 1, "low": 2}
 
 
 @dataclass(frozen=True)
+class SendTo:
+    """Send `msg` to one peer over a direct link (claim, assign, result, abandon, cancel)."""
+
+    peer: bytes
+    msg: Claim | Assign | Result | Abandon | Cancel
+
+
+@dataclass(frozen=True)
+class Broadcast:
+    """Flood `msg` to the mesh (an announce)."""
+
+    msg: TaskAnnounce
+
+
+@dataclass(frozen=True)
 class SendAnnounce:
     announce: TaskAnnounce  # broadcast (gossip)
 
@@ -115,7 +130,9 @@ class Finished:
 
 
 Action = (
-    SendAnnounce
+    SendTo
+    | Broadcast
+    | SendAnnounce
     | SendClaim
     | SendAssign
     | SendResult

@@ -43,8 +43,9 @@ from ...core import economics as econ
 from ...core.errors import EdgenetError, SettingsError
 from ...core.identity import node_id_of
 from ...core.settings import SettingValue, get_setting, validate
+from ...core.submit import SubmitRequest
 from ...core.taskmsg import MAX_REDUNDANCY, PRIORITIES
-from ..node.node import Node, NodeError
+from ..node import Node, NodeError
 from ..store.config import EffectiveSettings, SettingsStore, effective_settings, store_setting
 from .client import HOST, ControlClient, control_path, read_control_file
 
@@ -410,7 +411,7 @@ class ControlServer:
     async def _submit(self, request: web.Request) -> web.Response:
         args = submit_arguments(await _json_object(request))
         try:
-            out = await self.node.submit(**args)
+            out = await self.node.submit(SubmitRequest(**args))
         except NodeError as exc:  # e.g. not enough credits, over max_credits
             raise Refused(402, str(exc)) from None
         except TimeoutError:

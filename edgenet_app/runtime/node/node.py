@@ -11,26 +11,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import json
 import logging
 import os
 import random
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ...core import economics as econ
-from ...core.activity import Activity, Policy, decide
-from ...core.errors import EdgenetError, LedgerError, WireError
+from ...core.activity import Activity, decide
+from ...core.errors import EdgenetError, LedgerError, NodeError, NoRelayError, WireError
 from ...core.events import Event, GenesisGrant, Settlement, Slash, Stake, Uptime
 from ...core.genesis import Genesis
 from ...core.identity import Identity, node_id_of
 from ...core.peerwire import Gossip
-from ...core.settings import SettingValue
 from ...core.spotcheck import BAR_MS, AnswerBank, KnownAnswer, barred
+from ...core.submit import SubmitRequest
 from ...core.taskflow import (
     Action,
     Execute,
@@ -49,8 +48,6 @@ from ...core.taskflow import (
     WorkerFlow,
 )
 from ...core.taskmsg import (
-    MAX_REDUNDANCY,
-    PRIORITIES,
     Abandon,
     Assign,
     Cancel,
@@ -59,15 +56,16 @@ from ...core.taskmsg import (
     TaskAnnounce,
     parse,
 )
-from ...tasks.base import Limits, TaskError
+from ...tasks.base import TaskError
 from ..net.mesh import Mesh
 from ..net.relay_client import RelayClient, RelayError
 from ..net.webrtc import LinkClosed, PeerHub, PeerLink, loopback_only
-from ..platform.probe import Probe, ProbeSample, SystemProbe, observe
+from ..platform.probe import ProbeSample, observe
 from ..store import keystore
 from ..store.ledger_store import LedgerStore, now_ms
 from ..store.store import StoreError, TaskRecord
 from ..work.pool import PoolTask, WorkerPool
+from .options import NodeOptions
 from .placement import COLLECTION_KINDS, Placement
 
 log = logging.getLogger("edgenet.node")
@@ -88,10 +86,6 @@ DIAL_BACKOFF_MS = 5_000  # after a failed dial, wait 5 s, 10 s, … up to 5 min 
 DIAL_BACKOFF_MAX_MS = 300_000
 
 
-class NodeError(EdgenetError):
-    pass
-
-
 @dataclass
 class SubmitResult:
     result: Any
@@ -110,72 +104,6 @@ class SubmitResult:
             "verified": self.verified,
             "reason": self.reason,
         }
-
-
-@dataclass
-class NodeOptions:
-    relays: tuple[str, ...] = ()
-    cpu_limit: float = 0.3
-    kinds: tuple[str, ...] = econ.TASK_KINDS
-    ice_servers: tuple[str, ...] = ()
-    loopback: bool = False
-    idle_timeout_s: float = 30.0
-    limits: Limits = field(default_factory=Limits)
-    passphrase: str | None = None
-    min_idle_s: float = 60.0
-    work_while_in_use: bool = True
-    in_use_cpu_limit: float = 0.1
-    respect_battery: bool = True
-    battery_threshold: int = 50
-    schedule: str = "always"
-    auto_stake: bool = True
-    mdns: bool = True
-    # 1.0 (never wait for other programs) unless the settings say otherwise: several nodes
-    # in one process or on one machine (tests) would take each other's workers for them.
-    max_other_cpu: float = 1.0
-    probe: Probe = field(default_factory=SystemProbe)
-    spot_check_rate: float = econ.SPOT_CHECK_RATE  # share of submitted tasks followed by one
-
-    @classmethod
-    def from_settings(
-        cls,
-        values: Mapping[str, SettingValue],
-        *,
-        relays: tuple[str, ...] = (),
-        loopback: bool = False,
-        passphrase: str | None = None,
-    ) -> NodeOptions:
-        """Options from effective settings (store < --config < flags); `relays` given
-        explicitly (--relay) win over the `network.relays` setting."""
-        v: Any = values  # validated and normalised by the schema: the types are known
-        return cls(
-            relays=relays or tuple(v["network.relays"]),
-            kinds=tuple(v["task_kinds"]),
-            ice_servers=tuple(v["network.ice_servers"]),
-            loopback=loopback,
-            limits=Limits(memory_mb=int(v["memory_limit_mb"])),
-            passphrase=passphrase,
-            **{attr: v[key] for key, attr in _LIVE_SETTINGS.items()},
-        )
-
-    def policy(self) -> Policy:
-        """The activity policy's settings (core/activity.py), which this holds by name."""
-        return Policy(**{f.name: getattr(self, f.name) for f in dataclasses.fields(Policy)})
-
-
-# settings keys (core/settings.py) → NodeOptions attributes the running node applies
-_LIVE_SETTINGS = {
-    "cpu_limit": "cpu_limit",
-    "idle.min_idle_seconds": "min_idle_s",
-    "idle.work_while_in_use": "work_while_in_use",
-    "idle.in_use_cpu_limit": "in_use_cpu_limit",
-    "idle.respect_battery": "respect_battery",
-    "idle.battery_threshold": "battery_threshold",
-    "schedule": "schedule",
-    "auto_stake": "auto_stake",
-    "idle.max_other_cpu": "max_other_cpu",
-    "network.mdns": "mdns",
-}
 
 
 class Node:
@@ -259,20 +187,10 @@ class Node:
 
     def apply_settings(self, values: dict[str, Any]) -> None:
         """Apply changed settings to the running node (already validated by the caller)."""
-        for key, attr in _LIVE_SETTINGS.items():
-            if key in values:
-                setattr(self.options, attr, values[key])
-        if "task_kinds" in values:
-            self.options.kinds = tuple(values["task_kinds"])
-            if self.pool is not None:
-                self.pool.allowed_kinds = self.options.kinds
-        if "memory_limit_mb" in values:
-            self.options.limits = Limits(
-                memory_mb=int(values["memory_limit_mb"]),
-                timeout_s=self.options.limits.timeout_s,
-            )
-            if self.pool is not None:
-                self.pool.limits = self.options.limits
+        self.options.update(values)
+        if self.pool is not None:
+            self.pool.allowed_kinds = self.options.kinds
+            self.pool.limits = self.options.limits
         self._update_activity()
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -287,7 +205,7 @@ class Node:
         self._claim_genesis_grant()
         self.pool = WorkerPool(
             self.data_dir,
-            cpu_limit=self.options.cpu_limit,
+            cpu_limit=self.options.policy.cpu_limit,
             idle_timeout_s=self.options.idle_timeout_s,
             limits=self.options.limits,
             allowed_kinds=self.options.kinds,
@@ -389,7 +307,7 @@ class Node:
                 try:
                     relay = await self._connect_relay()
                     break
-                except NodeError as exc:
+                except NoRelayError as exc:
                     failures += 1
                     log.info("relay still unreachable: %s", exc)
             await hub.replace_relay(relay)
@@ -462,11 +380,11 @@ class Node:
         if client is not None:
             return client
         if not errors:
-            raise NodeError(
+            raise NoRelayError(
                 "no relay: pass --relay URL, use a network that lists relays, or run "
                 "`edgenet relay --host 0.0.0.0` on this LAN (setting network.mdns)"
             )
-        raise NodeError("no relay answered: " + "; ".join(errors))
+        raise NoRelayError("no relay answered: " + "; ".join(errors))
 
     async def _dial(self, peer: bytes) -> None:
         assert self.mesh is not None
@@ -723,25 +641,13 @@ class Node:
             actions = flow.on_failed(f"{outcome.error_code}: {outcome.error}", now_ms())
         await self._perform(actions, flow)
 
-    async def submit(
-        self,
-        kind: str,
-        payload: Any,
-        *,
-        redundancy: int = econ.DEFAULT_REDUNDANCY,
-        priority: str = "normal",
-        timeout_s: float = 60.0,
-        max_credits: int | None = None,
-    ) -> SubmitResult:
+    async def submit(self, request: SubmitRequest) -> SubmitResult:
         """Run a task on the network, pay the workers that agreed, return the result."""
         if self.identity is None or self.ledger is None or self.mesh is None:
             raise NodeError("the node is not started")
-        if not (isinstance(redundancy, int) and 1 <= redundancy <= MAX_REDUNDANCY):
-            raise NodeError(f"redundancy must be 1–{MAX_REDUNDANCY}, got {redundancy!r}")
-        if priority not in PRIORITIES:
-            raise NodeError(f"priority must be one of {', '.join(PRIORITIES)}, got {priority!r}")
-        if not (isinstance(timeout_s, int | float) and 1 <= timeout_s <= 86_400):
-            raise NodeError(f"timeout must be 1–86400 seconds, got {timeout_s!r}")
+        kind, payload = request.kind, request.payload
+        redundancy, priority = request.redundancy, request.priority
+        timeout_s, max_credits = request.timeout_s, request.max_credits
         from ...tasks.registry import get_kind  # numpy & co. only once this node submits
 
         k = get_kind(kind)
@@ -1141,7 +1047,7 @@ class Node:
             draining=self.draining,
             running_tasks=len(self._running),
         )
-        new = decide(conditions, self.options.policy())
+        new = decide(conditions, self.options.policy)
         if new.state != self.activity.state:
             log.info("state: %s (%s)", new.state, new.reason)
             self._emit({"event": "state", "state": new.state, "reason": new.reason})
