@@ -87,7 +87,7 @@ async def test_a_worker_killed_mid_task_is_replaced_and_nobody_is_paid_twice(
             flows: list[Any] = []
 
             def three_assigned() -> bool:
-                flows[:] = [f for f, _ in sub._submits.values() if len(f.assigned) == 3]
+                flows[:] = [f for f, _ in sub.submitter.flows.values() if len(f.assigned) == 3]
                 return bool(flows)
 
             assert await wait_for(three_assigned, 20)
@@ -235,7 +235,7 @@ async def test_sigterm_hands_back_running_tasks_and_exits_cleanly(
             flows: list[Any] = []
 
             def two_assigned() -> bool:
-                flows[:] = [f for f, _ in sub._submits.values() if len(f.assigned) == 2]
+                flows[:] = [f for f, _ in sub.submitter.flows.values() if len(f.assigned) == 2]
                 return bool(flows)
 
             assert await wait_for(two_assigned, 20)

@@ -201,7 +201,7 @@ async def test_settings_are_validated_stored_and_applied(api: Api) -> None:
     assert out["changed"] == ["cpu_limit", "task_kinds"] and out["shadowed"] == []
     assert api.node.options.policy.cpu_limit == 0.5 and api.node.options.kinds == ("encryption",)
     assert api.node.ledger is not None
-    assert json.loads(api.node.ledger.store.get_settings()["cpu_limit"]) == 0.5
+    assert json.loads(api.node.store.get_settings()["cpu_limit"]) == 0.5
     # a flag given to the node wins over the store: stored, reported, not applied
     out = await api.client.set_settings({"memory_limit_mb": 1024})
     assert out["shadowed"] == ["memory_limit_mb"] and out["changed"] == []
@@ -225,10 +225,10 @@ async def test_bad_settings_get_400_and_change_nothing(
     api: Api, values: dict[str, Any], message: str
 ) -> None:
     assert api.node.ledger is not None
-    before = api.node.ledger.store.get_settings()
+    before = api.node.store.get_settings()
     status, body = await api.call("PUT", "/v1/settings", json.dumps(values).encode())
     assert status == 400 and message in body["error"], body
-    assert api.node.ledger.store.get_settings() == before
+    assert api.node.store.get_settings() == before
     assert api.node.options.policy.cpu_limit == 0.3
 
 
@@ -247,15 +247,15 @@ async def test_events_stream_notifications_and_unsubscribe(api: Api) -> None:
         async for event in api.client.events():
             got.append(event)
 
-    listeners = len(api.node._listeners)
+    listeners = len(api.node.notifier.listeners)
     reader = asyncio.create_task(read())
-    assert await _until(lambda: len(api.node._listeners) == listeners + 1)
-    api.node._emit({"event": "task", "kind": "encryption", "ok": True, "payload": b"\x01"})
+    assert await _until(lambda: len(api.node.notifier.listeners) == listeners + 1)
+    api.node.notifier.emit({"event": "task", "kind": "encryption", "ok": True, "payload": b"\x01"})
     assert await _until(lambda: len(got) == 1)
     assert got[0]["event"] == "task" and got[0]["payload"] == "AQ==" and got[0]["t"] > 0
     reader.cancel()
     # the disconnect unsubscribes
-    assert await _until(lambda: len(api.node._listeners) == listeners)
+    assert await _until(lambda: len(api.node.notifier.listeners) == listeners)
 
 
 async def _until(cond: Callable[[], bool], timeout: float = 10) -> bool:

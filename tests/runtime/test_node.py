@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import dataclasses
 import json
 import time
 from collections.abc import AsyncIterator
@@ -24,7 +23,8 @@ from edgenet_app.core.spotcheck import KnownAnswer
 from edgenet_app.core.submit import SubmitRequest
 from edgenet_app.runtime.net.relay import serve
 from edgenet_app.runtime.node import Node, NodeOptions
-from edgenet_app.runtime.node import node as node_module
+from edgenet_app.runtime.node import activity as activity_module
+from edgenet_app.runtime.node import spotchecks as spotchecks_module
 from edgenet_app.runtime.store import keystore, paths
 from edgenet_app.runtime.store.store import Store
 from edgenet_app.tasks.base import Limits
@@ -139,13 +139,13 @@ async def _spinning_on_one_worker(
     flows: list[Any] = []
 
     def assigned() -> bool:
-        flows[:] = [f for f, _ in submitter._submits.values() if f.assigned]
+        flows[:] = [f for f, _ in submitter.submitter.flows.values() if f.assigned]
         return bool(flows)
 
     assert await until(assigned)
     by_key = {w.identity.public_key: w for w in workers if w.identity is not None}
     worker = by_key[next(iter(flows[0].assigned))]
-    assert await until(lambda: bool(worker._running) and _worker_cpu_s(worker) > 0.2)
+    assert await until(lambda: bool(worker.contributor.running) and _worker_cpu_s(worker) > 0.2)
     return job, flows[0], worker
 
 
@@ -176,7 +176,7 @@ async def test_pausing_suspends_a_running_task_at_once_and_resuming_continues_it
 async def test_a_task_suspended_too_long_is_handed_back_and_reassigned(
     network: tuple[list[Node], Node, Genesis], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(node_module, "HAND_BACK_AFTER_MS", 1_000)
+    monkeypatch.setattr(activity_module, "HAND_BACK_AFTER_MS", 1_000)
     workers, submitter, _ = network
     job, flow, worker = await _spinning_on_one_worker(workers, submitter)
     try:
@@ -189,8 +189,8 @@ async def test_a_task_suspended_too_long_is_handed_back_and_reassigned(
         assert time.monotonic() - t0 < 10  # the assignment deadline is 30 s away
         assert await until(lambda: bool(flow.assigned))
         assert worker.identity.public_key not in flow.assigned
-        assert await until(lambda: not worker._running and not worker.pool.held)  # type: ignore[union-attr]
-        assert worker._works[flow.task].state == "abandoned"
+        assert await until(lambda: not worker.contributor.running and not worker.pool.held)  # type: ignore[union-attr]
+        assert worker.contributor.works[flow.task].state == "abandoned"
     finally:
         job.cancel()
 
@@ -211,7 +211,7 @@ async def test_a_unanimous_task_is_followed_by_a_spot_check_that_honest_workers_
     network: tuple[list[Node], Node, Genesis],
 ) -> None:
     workers, submitter, _ = network
-    submitter.options = dataclasses.replace(submitter.options, spot_check_rate=1.0)
+    submitter.submitter.spot_checks.rate = 1.0  # type: ignore[union-attr]
     assert await until(lambda: len(submitter.stats()["peers"]) == 3)
     # all three prove themselves (paid once): a check goes only to workers known to work
     first = {**ENCRYPT, "data": base64.b64encode(b"all three").decode()}
@@ -232,7 +232,7 @@ async def test_a_unanimous_task_is_followed_by_a_spot_check_that_honest_workers_
     price = econ.task_price_micro("encryption", len(b"hello spot-check"))
     assert check["kind"] == "encryption" and check["credits"] == econ.format_credits(price)
     assert submitter.stats()["tasks_submitted"] == 3  # the check is not the user's task
-    assert not submitter._bars
+    assert not submitter.submitter.spot_checks.bars
     # the worker cannot tell: it executed it as an ordinary task and was paid
     assert await until(lambda: sum(len(w.history()["tasks"]) for w in workers) == 8)
 
@@ -252,14 +252,16 @@ async def test_workers_that_fail_a_spot_check_are_barred_and_it_is_remembered(
     balance = submitter.ledger.ledger.balance(
         submitter.identity.public_key, int(time.time() * 1000)
     )
-    await submitter._spot_check(KnownAnswer.of("encryption", ENCRYPT, wrong, 2, "normal", 30))
+    await submitter.submitter.spot_checks.check(
+        KnownAnswer.of("encryption", ENCRYPT, wrong, 2, "normal", 30)
+    )
     failed = _spot_checks(submitter)
     assert [t["status"] for t in failed] == ["failed"] and failed[0]["credits"] == "0"
     now = int(time.time() * 1000)
     assert submitter.ledger.ledger.balance(submitter.identity.public_key, now) == balance
-    bad = set(submitter._bars)
-    assert len(bad) == 2 and all(not submitter._trusted(w) for w in bad)
-    saved = json.loads(submitter.ledger.store.get_meta(node_module.BARS_META) or "{}")
+    bad = set(submitter.submitter.spot_checks.bars)
+    assert len(bad) == 2 and all(not submitter.submitter.trusted(w) for w in bad)
+    saved = json.loads(submitter.store.get_meta(spotchecks_module.BARS_META) or "{}")
     assert {bytes.fromhex(k) for k in saved} == bad  # survives a restart
     # the next task goes to the one worker that was not caught
     out = await submitter.submit(SubmitRequest("encryption", ENCRYPT, redundancy=1, timeout_s=30))
@@ -300,14 +302,14 @@ async def test_unreadable_saved_pause_or_bars_are_ignored_not_fatal(
     await node.stop()
     store = Store.open(paths.store_path(node.data_dir))
     try:
-        store.set_meta(node_module.PAUSE_META, "{not json")
-        store.set_meta(node_module.BARS_META, '{"%s": 1e999}' % ("ab" * 32))
+        store.set_meta(activity_module.PAUSE_META, "{not json")
+        store.set_meta(spotchecks_module.BARS_META, '{"%s": 1e999}' % ("ab" * 32))
     finally:
         store.close()
     again = Node(node.data_dir, genesis, node.options)
     try:
         await again.start()  # warnings logged; the node starts and contributes
-        assert not again.paused and again._bars == {}
+        assert not again.paused and again.submitter.spot_checks.bars == {}
         assert again.stats()["state"] in ("contributing", "offline")
     finally:
         await again.stop()
@@ -342,6 +344,6 @@ async def test_a_task_assigned_after_the_node_paused_is_given_back_at_once(
     )  # fmt: skip
     [action] = flow.on_assign(assign, now)
     assert isinstance(action, Execute)
-    await worker._execute(flow, action)
-    assert flow.state == "abandoned" and not worker._running
+    await worker.contributor.execute(flow, action)
+    assert flow.state == "abandoned" and not worker.contributor.running
     assert worker.pool is not None and not worker.pool.worker_pids()  # never started

@@ -384,7 +384,7 @@ class ControlServer:
         return _reply(self.status())
 
     def _effective(self) -> EffectiveSettings:
-        store = self.node.ledger.store if self.node.ledger is not None else None
+        store = self.node.store
         return effective_settings(store, self.config_file, self.overrides)
 
     async def _get_settings(self, request: web.Request) -> web.Response:
@@ -394,14 +394,15 @@ class ControlServer:
         body = await _json_object(request)
         if not body:
             raise Refused(400, 'no settings given; send {"key": value, ...} (null: the default)')
-        if self.node.ledger is None:
+        if self.node.store is None:
             raise Refused(503, "the node is not started")
+        store = self.node.store
         changes: dict[str, SettingValue | None] = {}
         for key, value in body.items():
             key = get_setting(key).key  # SettingsError names the closest keys
             changes[key] = None if value is None else validate(key, value)
         before = self._effective()
-        _store_all(self.node.ledger.store, changes)
+        _store_all(store, changes)
         after = self._effective()
         changed = {k: v for k, v in after.values.items() if before.values[k] != v}
         self.node.apply_settings(changed)

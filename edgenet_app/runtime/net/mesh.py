@@ -125,6 +125,10 @@ class Mesh:
                 return link
         return None
 
+    def open_peers(self) -> list[bytes]:
+        """The peers this node has an open link to."""
+        return [p for p, link in self.hub.links.items() if link.open]
+
     def learned_peers(self) -> set[bytes]:
         """Peers known only through peer exchange that a linked neighbour can reach."""
         now = now_ms()
