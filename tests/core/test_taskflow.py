@@ -1,4 +1,4 @@
-"""Task protocol: wire messages (core/taskmsg.py) and sans-IO state machines (core/taskflow.py).
+"""Task protocol: wire messages (core/taskmsg.py) and sans-IO state machines (core/taskflow/).
 
 A SubmitterFlow is wired to several WorkerFlows in memory; every message travels as bytes
 (encode → parse), as it would on a data channel.
@@ -25,15 +25,11 @@ from edgenet_app.core.identity import Identity
 from edgenet_app.core.ledger import Ledger
 from edgenet_app.core.taskflow import (
     Action,
+    Broadcast,
     Execute,
     Finished,
     Rejected,
-    SendAbandon,
-    SendAnnounce,
-    SendAssign,
-    SendCancel,
-    SendClaim,
-    SendResult,
+    SendTo,
     StopExecution,
     SubmitterFlow,
     TokenBucket,
@@ -46,7 +42,9 @@ from edgenet_app.core.taskflow import (
 from edgenet_app.core.taskflow.submitter import REANNOUNCE_MS
 from edgenet_app.core.taskmsg import (
     MAX_CLAIM_BYTES,
+    Abandon,
     Assign,
+    Cancel,
     Claim,
     Result,
     TaskAnnounce,
@@ -118,6 +116,34 @@ def worker(i: int) -> WorkerFlow:
     return WorkerFlow(WORKERS[i], NET, min_price=lambda a: 0)
 
 
+def shape(action: Action) -> tuple[type, ...]:
+    """(SendTo, Claim), (Broadcast, TaskAnnounce), or (Rejected,) ...: what an action is."""
+    if isinstance(action, SendTo | Broadcast):
+        return (type(action), type(action.msg))
+    return (type(action),)
+
+
+def to_submitter(action: Action) -> bool:
+    """A direct message a worker sends to the submitter (claim, result, abandon), addressed
+    to the submitter named inside it."""
+    return (
+        isinstance(action, SendTo)
+        and isinstance(action.msg, Claim | Result | Abandon)
+        and action.peer == action.msg.submitter == SUB.public_key
+    )
+
+
+def to_worker(action: Action) -> bool:
+    """A direct message the submitter sends to a worker (assign, cancel), addressed to the
+    worker named inside it."""
+    return (
+        isinstance(action, SendTo)
+        and isinstance(action.msg, Assign | Cancel)
+        and action.peer == action.msg.worker
+        and action.msg.sender == SUB.public_key
+    )
+
+
 class Sim:
     """A submitter and workers exchanging bytes; `answers[i]` is worker i's result (or
     SILENT to never answer)."""
@@ -141,26 +167,31 @@ class Sim:
         queue = list(actions)
         while queue:
             a = queue.pop(0)
-            if isinstance(a, SendAnnounce):
-                self.announces.append(a.announce)
-            elif isinstance(a, SendClaim):
-                queue += self.sub.receive(a.claim.encode(), self.now)
-            elif isinstance(a, SendAssign):
-                i = self.by_key[a.worker]
-                for b in self.workers[i].receive(a.assign.encode(), self.now):
+            if isinstance(a, Broadcast):
+                self.announces.append(a.msg)
+            elif isinstance(a, SendTo) and isinstance(a.msg, Claim):
+                assert to_submitter(a), a
+                queue += self.sub.receive(a.msg.encode(), self.now)
+            elif isinstance(a, SendTo) and isinstance(a.msg, Assign):
+                assert to_worker(a), a
+                i = self.by_key[a.peer]
+                for b in self.workers[i].receive(a.msg.encode(), self.now):
                     assert isinstance(b, Execute), b
                     assert b.payload == PAYLOAD  # JSON-shaped, as it was submitted
                     if self.answers[i] is not self.SILENT:
                         queue += self.workers[i].on_executed(self.answers[i], self.now, 5)
-            elif isinstance(a, SendResult):
-                self.sent_results[self.by_key[a.result.sender]] = a.result
-                queue += self.sub.receive(a.result.encode(), self.now)
-            elif isinstance(a, SendCancel):
-                i = self.by_key[a.worker]
+            elif isinstance(a, SendTo) and isinstance(a.msg, Result):
+                assert to_submitter(a), a
+                self.sent_results[self.by_key[a.msg.sender]] = a.msg
+                queue += self.sub.receive(a.msg.encode(), self.now)
+            elif isinstance(a, SendTo) and isinstance(a.msg, Cancel):
+                assert to_worker(a), a
+                i = self.by_key[a.peer]
                 self.cancelled.append(i)
-                queue += self.workers[i].receive(a.cancel.encode(), self.now)
-            elif isinstance(a, SendAbandon):
-                queue += self.sub.receive(a.abandon.encode(), self.now)
+                queue += self.workers[i].receive(a.msg.encode(), self.now)
+            elif isinstance(a, SendTo) and isinstance(a.msg, Abandon):
+                assert to_submitter(a), a
+                queue += self.sub.receive(a.msg.encode(), self.now)
             elif isinstance(a, Finished):
                 self.finished.append(a.verdict)
             elif isinstance(a, Rejected):
@@ -454,8 +485,8 @@ def test_tampered_forged_replayed_and_foreign_messages_are_rejected() -> None:
 def test_worker_rejects_what_it_should_not_take() -> None:
     sub = submitter(3)
     (start,) = sub.start(NOW)
-    assert isinstance(start, SendAnnounce)
-    announce = start.announce
+    assert isinstance(start, Broadcast)
+    announce = start.msg
     w = worker(0)
     assign = Assign.create(
         SUB,
@@ -470,7 +501,7 @@ def test_worker_rejects_what_it_should_not_take() -> None:
     assert w.on_assign(assign, NOW) == [Rejected("never claimed this task")]
     assert w.state == "idle"
     (claim,) = w.on_announce(announce, NOW)
-    assert isinstance(claim, SendClaim) and claim.submitter == SUB.public_key
+    assert to_submitter(claim) and shape(claim) == (SendTo, Claim)
     assert isinstance(w.on_announce(announce, NOW)[0], Rejected)  # replayed announce
     forged = Assign.create(
         WORKERS[4],
@@ -514,10 +545,10 @@ def test_worker_acceptance_rules() -> None:
     def verdict(a: TaskAnnounce, **kw: Any) -> Action:
         return WorkerFlow(WORKERS[0], NET, **kw).on_announce(a, NOW)[0]
 
-    assert isinstance(verdict(ann()), SendClaim)
+    assert shape(verdict(ann())) == (SendTo, Claim) and to_submitter(verdict(ann()))
     price = econ.task_price_micro("embedding", 100, "high")
     assert isinstance(verdict(ann(priority="high")), Rejected)  # high pays 2×
-    assert isinstance(verdict(ann(priority="high", price=price)), SendClaim)
+    assert shape(verdict(ann(priority="high", price=price))) == (SendTo, Claim)
     assert isinstance(verdict(ann(), kinds=("encryption",)), Rejected)
     assert isinstance(verdict(ann(kind="mining")), Rejected)  # unknown kind: no list price
     assert isinstance(verdict(ann(network=OTHER_NET)), Rejected)
@@ -527,7 +558,7 @@ def test_worker_acceptance_rules() -> None:
     bucket = TokenBucket(rate_per_s=1, burst=2)
     flows = [WorkerFlow(WORKERS[0], NET, limiter=bucket) for _ in range(3)]
     out = [f.on_announce(ann(), NOW)[0] for f in flows]
-    assert [type(o) for o in out] == [SendClaim, SendClaim, Rejected]
+    assert [shape(o) for o in out] == [(SendTo, Claim), (SendTo, Claim), (Rejected,)]
     assert flows[2].state == "idle"
 
 
@@ -601,8 +632,8 @@ def test_token_bucket() -> None:
 def test_messages_round_trip_and_are_bounded() -> None:
     sub = submitter(3)
     (start,) = sub.start(NOW)
-    assert isinstance(start, SendAnnounce)
-    a = start.announce
+    assert isinstance(start, Broadcast)
+    a = start.msg
     assert TaskAnnounce.decode(a.encode()) == a and parse(a.encode()) == a
     assert b"xs" not in a.encode()  # an announce carries no payload
     with pytest.raises(WireError, match="expected a claim"):
@@ -686,13 +717,15 @@ def test_property_verdicts_are_consistent(
 
     def run(actions: list[Action]) -> None:
         for a in actions:
-            if isinstance(a, SendAnnounce):
-                announces.append(a.announce)
-            elif isinstance(a, SendAssign):
-                out = workers[by_key[a.worker]].receive(a.assign.encode(), now)
+            if isinstance(a, Broadcast):
+                announces.append(a.msg)
+            elif isinstance(a, SendTo) and isinstance(a.msg, Assign):
+                assert to_worker(a), a
+                out = workers[by_key[a.peer]].receive(a.msg.encode(), now)
                 assert all(isinstance(x, Execute | Rejected) for x in out)
-            elif isinstance(a, SendCancel):
-                workers[by_key[a.worker]].receive(a.cancel.encode(), now)
+            elif isinstance(a, SendTo) and isinstance(a.msg, Cancel):
+                assert to_worker(a), a
+                workers[by_key[a.peer]].receive(a.msg.encode(), now)
             elif isinstance(a, Finished):
                 verdicts.append(a.verdict)
 
@@ -703,19 +736,22 @@ def test_property_verdicts_are_consistent(
         if op == "claim":
             out = w.receive(announces[-1].encode(), now)
             for a in out:
-                if isinstance(a, SendClaim):
-                    run(sub.receive(a.claim.encode(), now))
+                if isinstance(a, SendTo) and isinstance(a.msg, Claim):
+                    assert to_submitter(a), a
+                    run(sub.receive(a.msg.encode(), now))
         elif op == "result":
             for a in w.on_executed(answers[i], now, 1):
-                if isinstance(a, SendResult):
-                    res = sub.receive(a.result.encode(), now)
+                if isinstance(a, SendTo) and isinstance(a.msg, Result):
+                    assert to_submitter(a), a
+                    res = sub.receive(a.msg.encode(), now)
                     if not any(isinstance(x, Rejected) for x in res):
                         delivered[i] = answers[i]
                     run(res)
         elif op == "fail":
             for a in w.on_failed("crash", now):
-                if isinstance(a, SendAbandon):
-                    run(sub.receive(a.abandon.encode(), now))
+                if isinstance(a, SendTo) and isinstance(a.msg, Abandon):
+                    assert to_submitter(a), a
+                    run(sub.receive(a.msg.encode(), now))
         else:
             run(sub.tick(now))
 
@@ -779,7 +815,7 @@ def test_a_claim_never_assigned_expires_even_with_a_far_deadline() -> None:
         deadline_ms=NOW + 365 * 24 * 3_600_000,
     )
     w = WorkerFlow(WORKERS[0], NET)
-    assert isinstance(w.on_announce(far, NOW)[0], SendClaim)
+    assert shape(w.on_announce(far, NOW)[0]) == (SendTo, Claim)
     w.tick(NOW + MAX_CLAIM_WAIT_MS - 1)
     assert w.state == "claimed"
     w.tick(NOW + MAX_CLAIM_WAIT_MS)

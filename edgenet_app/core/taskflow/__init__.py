@@ -1,10 +1,24 @@
 """Task-protocol state machines, sans-IO (h11 style).
 
 The runtime feeds decoded messages (`taskmsg`) and the time (`now_ms`) into a flow and
-performs the actions it returns (send a message, execute a payload, settle a verdict).
+performs the actions it returns:
+
+- `SendTo(peer, msg)`: send a direct message (a `Claim`, `Assign`, `Result`, `Abandon` or
+  `Cancel`) to one peer over a link;
+- `Broadcast(msg)`: flood a `TaskAnnounce` to the mesh;
+- `Execute(...)` / `StopExecution(...)`: run a payload, or stop it;
+- `Finished(Verdict)`: the submitter's task is over; settle the verdict;
+- `Rejected(reason)`: the input was refused (nothing to perform; worth a log line).
+
 Flows never read clocks, never touch the network and never raise on peer input: bad,
 late, replayed or foreign input comes back as `Rejected(reason)` and leaves the flow's
 state as it was.
+
+Each flow's `state` is an enum (`WorkerState`, `SubmitterState`, both `StrEnum`s, so
+`flow.state == "executing"` holds) and every change of state is an entry of its table
+(`WORKER_TRANSITIONS`, `SUBMITTER_TRANSITIONS`: `(state, event) → next state`, in
+`states.py`, with the end states `WORKER_END_STATES` and `SUBMITTER_END_STATES`, which
+have no way out). An event with no entry for the current state is refused as above.
 
 `SubmitterFlow` runs one task for its submitter: announce → claims → assign (payload sealed
 to each chosen worker) → results (sealed to the submitter, each with the worker's signed
@@ -30,7 +44,10 @@ to each chosen worker) → results (sealed to the submitter, each with the worke
 
 `WorkerFlow` runs one task for a worker: announce → claim (kind allowed, price ≥ the
 local minimum, not expired, submitter within its rate limit) → assign → `Execute` →
-result. `TokenBucket` is the per-identity rate limiter.
+result. A failed execution sends an `Abandon`; one finished after the assignment deadline
+sends nothing; a `Cancel` from the submitter stops it; a claim never assigned expires at
+the task deadline (or after `worker.MAX_CLAIM_WAIT_MS`). `TokenBucket` is the
+per-identity rate limiter.
 """
 
 from .common import (
@@ -45,18 +62,22 @@ from .common import (
     Finished,
     Payment,
     Rejected,
-    SendAbandon,
-    SendAnnounce,
-    SendAssign,
-    SendCancel,
-    SendClaim,
-    SendResult,
     SendTo,
     StopExecution,
     TokenBucket,
     Verdict,
     consensus,
     serve_order,
+)
+from .states import (
+    SUBMITTER_END_STATES,
+    SUBMITTER_TRANSITIONS,
+    WORKER_END_STATES,
+    WORKER_TRANSITIONS,
+    SubmitterEvent,
+    SubmitterState,
+    WorkerEvent,
+    WorkerState,
 )
 from .submitter import SubmitterFlow
 from .worker import WorkerFlow, list_price
@@ -66,6 +87,10 @@ __all__ = [
     "MAX_MESSAGE_AGE_MS",
     "MAX_STANDBY",
     "PRIORITY_RANK",
+    "SUBMITTER_END_STATES",
+    "SUBMITTER_TRANSITIONS",
+    "WORKER_END_STATES",
+    "WORKER_TRANSITIONS",
     "Action",
     "Broadcast",
     "Dissent",
@@ -73,18 +98,16 @@ __all__ = [
     "Finished",
     "Payment",
     "Rejected",
-    "SendAbandon",
-    "SendAnnounce",
-    "SendAssign",
-    "SendCancel",
-    "SendClaim",
-    "SendResult",
     "SendTo",
     "StopExecution",
+    "SubmitterEvent",
     "SubmitterFlow",
+    "SubmitterState",
     "TokenBucket",
     "Verdict",
+    "WorkerEvent",
     "WorkerFlow",
+    "WorkerState",
     "consensus",
     "list_price",
     "serve_order",

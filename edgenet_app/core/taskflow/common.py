@@ -37,41 +37,6 @@ class Broadcast:
 
 
 @dataclass(frozen=True)
-class SendAnnounce:
-    announce: TaskAnnounce  # broadcast (gossip)
-
-
-@dataclass(frozen=True)
-class SendClaim:
-    submitter: bytes
-    claim: Claim
-
-
-@dataclass(frozen=True)
-class SendAssign:
-    worker: bytes
-    assign: Assign
-
-
-@dataclass(frozen=True)
-class SendResult:
-    submitter: bytes
-    result: Result
-
-
-@dataclass(frozen=True)
-class SendAbandon:
-    submitter: bytes
-    abandon: Abandon
-
-
-@dataclass(frozen=True)
-class SendCancel:
-    worker: bytes
-    cancel: Cancel
-
-
-@dataclass(frozen=True)
 class Execute:
     task: bytes
     kind: str
@@ -129,20 +94,7 @@ class Finished:
     verdict: Verdict
 
 
-Action = (
-    SendTo
-    | Broadcast
-    | SendAnnounce
-    | SendClaim
-    | SendAssign
-    | SendResult
-    | SendAbandon
-    | SendCancel
-    | Execute
-    | StopExecution
-    | Rejected
-    | Finished
-)
+Action = SendTo | Broadcast | Execute | StopExecution | Rejected | Finished
 
 
 # --- helpers -------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The submitter's side of the task protocol (see core/taskflow.py)."""
+"""The submitter's side of the task protocol (see the package docstring; states in states.py)."""
 
 from __future__ import annotations
 
@@ -30,13 +30,12 @@ from .common import (
     DEFAULT_ASSIGN_TIMEOUT_MS,
     MAX_STANDBY,
     Action,
+    Broadcast,
     Dissent,
     Finished,
     Payment,
     Rejected,
-    SendAnnounce,
-    SendAssign,
-    SendCancel,
+    SendTo,
     TokenBucket,
     Verdict,
     agrees,
@@ -44,6 +43,7 @@ from .common import (
     header_problem,
     receive_with,
 )
+from .states import SUBMITTER_TRANSITIONS, SubmitterEvent, SubmitterState
 
 # --- the submitter -------------------------------------------------------------------
 
@@ -59,7 +59,9 @@ class _Got:
 
 
 class SubmitterFlow:
-    """One task, seen from its submitter. See the module docstring for the rules."""
+    """One task, seen from its submitter: new → open → decided (or expired at the task
+    deadline). See the package docstring for the rules; every change of `state` is an
+    entry of `SUBMITTER_TRANSITIONS`."""
 
     def __init__(
         self,
@@ -109,6 +111,7 @@ class SubmitterFlow:
         self.limiter = limiter
         self.only = only
         self.barred = barred  # workers that failed this submitter's spot-checks
+        self.state = SubmitterState.NEW
         self.announce: TaskAnnounce | None = None
         self.verdict: Verdict | None = None
         self.assigned: dict[bytes, int] = {}  # worker -> assignment deadline
@@ -118,6 +121,23 @@ class SubmitterFlow:
         self._seen: set[bytes] = set()
         self._alone = False  # a trusted worker runs the task alone
         self._announced_ms = 0
+
+    def _refusal(self, event: SubmitterEvent) -> Rejected | None:
+        """`Rejected(reason)` if the table has no transition for `event` from this state."""
+        if (self.state, event) in SUBMITTER_TRANSITIONS:
+            return None
+        if event is SubmitterEvent.START:
+            return Rejected("task already announced")
+        if self.state is SubmitterState.NEW:
+            return Rejected("task not announced yet")
+        return Rejected("task already finished")
+
+    def _transition(self, event: SubmitterEvent) -> None:
+        """Take the table's transition for `event` (its callers check `_refusal` first)."""
+        new = SUBMITTER_TRANSITIONS.get((self.state, event))
+        if new is None:
+            raise RuntimeError(f"bug: no submitter transition for {event} from {self.state}")
+        self.state = new
 
     @property
     def budget(self) -> int:
@@ -144,12 +164,14 @@ class SubmitterFlow:
         )
 
     def start(self, now_ms: int) -> list[Action]:
-        if self.announce is not None:
-            return [Rejected("task already announced")]
+        refused = self._refusal(SubmitterEvent.START)
+        if refused is not None:
+            return [refused]
         if now_ms >= self.deadline_ms:
             raise ValueError("the task deadline has already passed")
+        self._transition(SubmitterEvent.START)
         self.announce = self._announce(now_ms)
-        return [SendAnnounce(self.announce)]
+        return [Broadcast(self.announce)]
 
     def receive(self, data: bytes, now_ms: int) -> list[Action]:
         """Parse bytes from a peer and dispatch them (claims, results, abandons)."""
@@ -165,18 +187,19 @@ class SubmitterFlow:
             return self.on_abandon(msg, now_ms)
         return [Rejected(f"a submitter does not take {msg.T} messages")]
 
-    def _common(self, msg: Claim | Result | Abandon, now_ms: int) -> str | None:
-        if self.announce is None:
-            return "task not announced yet"
-        if self.verdict is not None:
-            return "task already finished"
+    def _common(
+        self, event: SubmitterEvent, msg: Claim | Result | Abandon, now_ms: int
+    ) -> str | None:
+        refused = self._refusal(event)
+        if refused is not None:
+            return refused.reason
         problem = header_problem(msg, self.network, self.task, now_ms)
         if problem is None and msg.submitter != self.identity.public_key:
             problem = "addressed to another submitter"
         return problem
 
     def on_claim(self, claim: Claim, now_ms: int) -> list[Action]:
-        problem = self._common(claim, now_ms)
+        problem = self._common(SubmitterEvent.CLAIM, claim, now_ms)
         worker = claim.sender
         if problem is not None:
             return [Rejected(problem)]
@@ -196,6 +219,7 @@ class SubmitterFlow:
             return [Rejected("no slot free and the standby list is full")]
         if self.limiter is not None and not self.limiter.allow(worker, now_ms):
             return [Rejected("claimer is rate limited")]
+        self._transition(SubmitterEvent.CLAIM)
         self._seen.add(worker)
         if self.open_slots <= 0:
             self.standby.append(worker)
@@ -228,9 +252,9 @@ class SubmitterFlow:
             payload=sealed,
         )
         self.assigned[worker] = deadline
-        return [SendAssign(worker, assign)]
+        return [SendTo(worker, assign)]
 
-    def _cancel(self, worker: bytes, reason: str, now_ms: int) -> SendCancel:
+    def _cancel(self, worker: bytes, reason: str, now_ms: int) -> SendTo:
         cancel = Cancel.create(
             self.identity,
             network=self.network,
@@ -239,7 +263,7 @@ class SubmitterFlow:
             worker=worker,
             reason=reason,
         )
-        return SendCancel(worker, cancel)
+        return SendTo(worker, cancel)
 
     def _drop(self, worker: bytes) -> None:
         del self.assigned[worker]
@@ -254,27 +278,29 @@ class SubmitterFlow:
             actions += self._assign(self.standby.pop(0), now_ms)
         if self.open_slots > 0 and now_ms < self.deadline_ms:
             self.announce = self._announce(now_ms)
-            actions.append(SendAnnounce(self.announce))
+            actions.append(Broadcast(self.announce))
         return actions
 
     def on_abandon(self, abandon: Abandon, now_ms: int) -> list[Action]:
-        problem = self._common(abandon, now_ms)
+        problem = self._common(SubmitterEvent.ABANDON, abandon, now_ms)
         if problem is not None:
             return [Rejected(problem)]
         if abandon.sender not in self.assigned:
             return [Rejected("abandon from a worker without an open assignment")]
+        self._transition(SubmitterEvent.ABANDON)
         self._drop(abandon.sender)
         return self._refill(now_ms)
 
     def on_peer_lost(self, worker: bytes, now_ms: int) -> list[Action]:
         """The link to an assigned worker closed: reassign its slot now, not at its deadline."""
-        if self.announce is None or self.verdict is not None or worker not in self.assigned:
+        if self._refusal(SubmitterEvent.WORKER_LOST) is not None or worker not in self.assigned:
             return []
+        self._transition(SubmitterEvent.WORKER_LOST)
         self._drop(worker)
         return self._refill(now_ms)
 
     def on_result(self, result: Result, now_ms: int) -> list[Action]:
-        problem = self._common(result, now_ms)
+        problem = self._common(SubmitterEvent.RESULT, result, now_ms)
         worker = result.sender
         if problem is not None:
             return [Rejected(problem)]
@@ -292,22 +318,26 @@ class SubmitterFlow:
         commitment = result.result_commitment()
         if commitment.result_hash != result_hash(value):
             return [Rejected("result does not match the worker's commitment")]
+        self._transition(SubmitterEvent.RESULT)
         del self.assigned[worker]
         self.results[worker] = _Got(value, commitment, result.commitment, result.cpu_ms)
         if len(self.results) >= self.redundancy:
+            self._transition(SubmitterEvent.DECIDE)
             return [Finished(self._decide())]
         return []
 
     def tick(self, now_ms: int) -> list[Action]:
         """Handle timeouts: drop silent workers, reassign, fail the task at its deadline."""
-        if self.announce is None or self.verdict is not None:
+        if self._refusal(SubmitterEvent.TICK) is not None:
             return []
         actions: list[Action] = []
         if now_ms >= self.deadline_ms:
             for worker in list(self.assigned):
                 actions.append(self._cancel(worker, "task deadline passed", now_ms))
+            self._transition(SubmitterEvent.DEADLINE)
             self.verdict = self._verdict(False, None, (), (), "task deadline passed")
             return [*actions, Finished(self.verdict)]
+        self._transition(SubmitterEvent.TICK)
         expired = [w for w, d in self.assigned.items() if now_ms > d]
         for worker in expired:
             self._drop(worker)
@@ -318,7 +348,7 @@ class SubmitterFlow:
             # nobody (or not enough) claimed: workers busy, paused or newly linked may
             # take it now; a worker that already saw this task ignores the repeat
             self.announce = self._announce(now_ms)
-            actions.append(SendAnnounce(self.announce))
+            actions.append(Broadcast(self.announce))
         return actions
 
     def _verdict(

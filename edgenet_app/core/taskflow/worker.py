@@ -1,4 +1,4 @@
-"""The worker's side of the task protocol (see core/taskflow.py)."""
+"""The worker's side of the task protocol (see the package docstring; states in states.py)."""
 
 from __future__ import annotations
 
@@ -25,18 +25,28 @@ from .common import (
     Action,
     Execute,
     Rejected,
-    SendAbandon,
-    SendClaim,
-    SendResult,
+    SendTo,
     StopExecution,
     TokenBucket,
     header_problem,
     receive_with,
 )
+from .states import WORKER_TRANSITIONS, WorkerEvent, WorkerState
 
 # --- the worker ----------------------------------------------------------------------
 
 MAX_CLAIM_WAIT_MS = 5 * 60_000  # standby claims are assigned within a few assignment timeouts
+
+# Why an event the table has no transition for is refused, by event.
+_REFUSALS = {
+    WorkerEvent.CLAIM: "already {state} a task",
+    WorkerEvent.ASSIGN: "cannot take an assignment while {state}",
+    WorkerEvent.RESULT: "nothing is executing (state {state})",
+    WorkerEvent.LATE: "nothing is executing (state {state})",
+    WorkerEvent.ABANDON: "nothing is executing (state {state})",
+    WorkerEvent.CANCEL: "nothing to cancel (state {state})",
+    WorkerEvent.EXPIRE: "no claim to expire (state {state})",
+}
 
 
 def list_price(announce: TaskAnnounce) -> int:
@@ -51,7 +61,8 @@ class WorkerFlow:
     """One task, seen from a worker: idle → claimed → executing → done.
 
     Other end states: `abandoned` (failed or too late), `cancelled`, `expired` (never
-    assigned before the task's deadline).
+    assigned before the task's deadline). Every change of `state` is an entry of
+    `WORKER_TRANSITIONS`.
     """
 
     def __init__(
@@ -68,10 +79,23 @@ class WorkerFlow:
         self.kinds = frozenset(kinds)
         self.min_price = min_price
         self.limiter = limiter
-        self.state = "idle"
+        self.state = WorkerState.IDLE
         self.announce: TaskAnnounce | None = None
         self.deadline_ms = 0
         self.claimed_ms = 0
+
+    def _refusal(self, event: WorkerEvent) -> Rejected | None:
+        """`Rejected(reason)` if the table has no transition for `event` from this state."""
+        if (self.state, event) in WORKER_TRANSITIONS:
+            return None
+        return Rejected(_REFUSALS[event].format(state=self.state))
+
+    def _transition(self, event: WorkerEvent) -> None:
+        """Take the table's transition for `event` (its callers check `_refusal` first)."""
+        new = WORKER_TRANSITIONS.get((self.state, event))
+        if new is None:
+            raise RuntimeError(f"bug: no worker transition for {event} from {self.state}")
+        self.state = new
 
     def receive(self, data: bytes, now_ms: int) -> list[Action]:
         """Parse bytes from a peer and dispatch them (announces, assigns, cancels)."""
@@ -88,8 +112,9 @@ class WorkerFlow:
         return [Rejected(f"a worker does not take {msg.T} messages")]
 
     def on_announce(self, announce: TaskAnnounce, now_ms: int) -> list[Action]:
-        if self.state != "idle":
-            return [Rejected(f"already {self.state} a task")]
+        refused = self._refusal(WorkerEvent.CLAIM)
+        if refused is not None:
+            return [refused]
         problem = header_problem(announce, self.network, announce.task, now_ms)
         if problem is not None:
             return [Rejected(problem)]
@@ -113,10 +138,10 @@ class WorkerFlow:
             ts=now_ms,
             submitter=announce.sender,
         )
-        self.state = "claimed"
+        self._transition(WorkerEvent.CLAIM)
         self.announce = announce
         self.claimed_ms = now_ms
-        return [SendClaim(announce.sender, claim)]
+        return [SendTo(announce.sender, claim)]
 
     def _from_submitter(self, msg: Assign | Cancel, now_ms: int) -> str | None:
         if self.announce is None:
@@ -133,8 +158,9 @@ class WorkerFlow:
         if problem is not None:
             return [Rejected(problem)]
         assert self.announce is not None
-        if self.state != "claimed":
-            return [Rejected(f"cannot take an assignment while {self.state}")]
+        refused = self._refusal(WorkerEvent.ASSIGN)
+        if refused is not None:
+            return [refused]
         if assign.kind != self.announce.kind:
             return [Rejected("assignment kind differs from the announce")]
         if assign.deadline_ms <= now_ms:
@@ -143,16 +169,18 @@ class WorkerFlow:
             payload = open_payload(self.identity, assign.sender, assign.payload)
         except WireError as exc:
             return [Rejected(f"payload does not open: {exc}")]
-        self.state = "executing"
+        self._transition(WorkerEvent.ASSIGN)
         self.deadline_ms = assign.deadline_ms
         return [Execute(assign.task, assign.kind, payload, assign.deadline_ms)]
 
     def on_executed(self, value: Any, now_ms: int, cpu_ms: int = 0) -> list[Action]:
         """The pool finished: seal the result to the submitter with a signed commitment."""
-        if self.state != "executing" or self.announce is None:
-            return [Rejected(f"nothing is executing (state {self.state})")]
+        refused = self._refusal(WorkerEvent.RESULT)
+        if refused is not None:
+            return [refused]
+        assert self.announce is not None
         if now_ms > self.deadline_ms:
-            self.state = "abandoned"
+            self._transition(WorkerEvent.LATE)
             return [Rejected("finished after the assignment deadline; result not sent")]
         a = self.announce
         try:
@@ -172,14 +200,16 @@ class WorkerFlow:
             )
         except WireError as exc:  # the result cannot be encoded or is too large
             return self.on_failed(f"result cannot be sent: {exc}", now_ms)
-        self.state = "done"
-        return [SendResult(a.sender, result)]
+        self._transition(WorkerEvent.RESULT)
+        return [SendTo(a.sender, result)]
 
     def on_failed(self, reason: str, now_ms: int) -> list[Action]:
         """The execution failed: give the slot back so the submitter reassigns it at once."""
-        if self.state != "executing" or self.announce is None:
-            return [Rejected(f"nothing is executing (state {self.state})")]
-        self.state = "abandoned"
+        refused = self._refusal(WorkerEvent.ABANDON)
+        if refused is not None:
+            return [refused]
+        assert self.announce is not None
+        self._transition(WorkerEvent.ABANDON)
         abandon = Abandon.create(
             self.identity,
             network=self.network,
@@ -188,24 +218,27 @@ class WorkerFlow:
             submitter=self.announce.sender,
             reason=reason[:200],
         )
-        return [SendAbandon(self.announce.sender, abandon)]
+        return [SendTo(self.announce.sender, abandon)]
 
     def on_cancel(self, cancel: Cancel, now_ms: int) -> list[Action]:
         problem = self._from_submitter(cancel, now_ms)
         if problem is not None:
             return [Rejected(problem)]
         assert self.announce is not None
-        if self.state not in ("claimed", "executing"):
-            return [Rejected(f"nothing to cancel (state {self.state})")]
+        refused = self._refusal(WorkerEvent.CANCEL)
+        if refused is not None:
+            return [refused]
         was = self.state
-        self.state = "cancelled"
-        return [StopExecution(self.announce.task, cancel.reason)] if was == "executing" else []
+        self._transition(WorkerEvent.CANCEL)
+        if was is WorkerState.EXECUTING:
+            return [StopExecution(self.announce.task, cancel.reason)]
+        return []
 
     def tick(self, now_ms: int) -> list[Action]:
         """A claim never assigned expires at the task's deadline, or after MAX_CLAIM_WAIT_MS
         (a submitter announcing far-off deadlines cannot make workers hold state forever)."""
-        if self.state == "claimed" and self.announce is not None:
+        if self._refusal(WorkerEvent.EXPIRE) is None and self.announce is not None:
             give_up = min(self.announce.deadline_ms, self.claimed_ms + MAX_CLAIM_WAIT_MS)
             if now_ms >= give_up:
-                self.state = "expired"
+                self._transition(WorkerEvent.EXPIRE)
         return []
