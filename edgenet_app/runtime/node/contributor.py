@@ -13,6 +13,7 @@ from ...core.genesis import Genesis
 from ...core.identity import Identity, node_id_of
 from ...core.peerwire import Gossip
 from ...core.taskflow import (
+    WORKER_END_STATES,
     Action,
     Broadcast,
     Execute,
@@ -33,11 +34,9 @@ from .counters import Counters
 from .history import History
 from .notify import Notifier
 from .options import NodeOptions
-from .outbox import deliver, legacy
+from .outbox import deliver
 
 log = logging.getLogger(__name__)
-
-ENDED = ("done", "abandoned", "cancelled", "expired")
 
 
 class Contributor:
@@ -103,7 +102,7 @@ class Contributor:
     def tick(self, now: int) -> None:
         for task, flow in list(self.works.items()):
             self._act(flow.tick(now), flow)
-            if flow.state in ENDED and now > flow.deadline_ms:
+            if flow.state in WORKER_END_STATES and now > flow.deadline_ms:
                 del self.works[task]
 
     async def hand_back(self, reason: str) -> None:
@@ -126,7 +125,7 @@ class Contributor:
             self._bg.spawn(self._perform(actions, flow))
 
     async def _perform(self, actions: list[Action], flow: WorkerFlow) -> None:
-        for action in map(legacy, actions):
+        for action in actions:
             if isinstance(action, SendTo | Broadcast):
                 await deliver(self.mesh, action)
             elif isinstance(action, Execute):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from ...core.errors import WireError
 from ...core.taskflow import Broadcast, SendTo
@@ -26,20 +25,3 @@ async def deliver(mesh: Mesh, action: SendTo | Broadcast) -> None:
             await mesh.send_direct(action.peer, action.msg.encode())
     except SEND_ERRORS as exc:
         log.info("could not send %s: %s", type(action.msg).__name__, exc or "timeout")
-
-
-def legacy(action: Any) -> Any:  # TEMPORARY until core/taskflow emits SendTo/Broadcast
-    from ...core import taskflow as tf
-
-    if isinstance(action, tf.SendAnnounce):
-        return Broadcast(action.announce)
-    for cls, peer, msg in (
-        (tf.SendClaim, "submitter", "claim"),
-        (tf.SendResult, "submitter", "result"),
-        (tf.SendAbandon, "submitter", "abandon"),
-        (tf.SendAssign, "worker", "assign"),
-        (tf.SendCancel, "worker", "cancel"),
-    ):
-        if isinstance(action, cls):
-            return SendTo(getattr(action, peer), getattr(action, msg))
-    return action

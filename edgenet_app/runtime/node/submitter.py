@@ -38,7 +38,7 @@ from .counters import Counters
 from .history import History
 from .meta import MetaValue
 from .notify import Notifier
-from .outbox import deliver, legacy
+from .outbox import deliver
 from .placement import COLLECTION_KINDS, Placement
 from .spotchecks import SpotChecks
 
@@ -306,7 +306,7 @@ class Submitter:
             self._bg.spawn(self._perform(actions, flow))
 
     async def _perform(self, actions: list[Action], flow: SubmitterFlow) -> None:
-        for action in map(legacy, actions):
+        for action in actions:
             if isinstance(action, SendTo | Broadcast):
                 await deliver(self.mesh, action)
             elif isinstance(action, Finished):
