@@ -3,14 +3,16 @@
 `open_node(args, data_dir)` looks for a node running for the data dir
 (`ControlClient.discover`): if there is one (`edgenet node`, `edgenet --headless`), the app
 attaches to it and quitting the app leaves it running. Otherwise the app hosts a `Node` in
-its own process, on the same asyncio loop as Qt (qasync), and serves the node's control API
-exactly as the headless node does (`serve_node` from cli/node_cmd.py), so `edgenet status`
-and `edgenet submit` work while the app runs. Either way the UI talks to the node only
-through a `ControlClient` (`NodeSource`), so both cases run the same UI code.
+its own process, on the same asyncio loop as Qt (qasync), started and served exactly as the
+headless node is (`node_options` and `run_node` from runtime/launch.py: settings layers,
+node, control API), so `edgenet status` and `edgenet submit` work while the app runs. Either
+way the UI talks to the node only through a `ControlClient` (`NodeSource`), so both cases run
+the same UI code.
 
-A hosted node that cannot start because no relay answers keeps retrying (2 s, doubling up
-to a minute); until it runs, the source refuses every call with the reason, which the
-window and the menu show as "lost contact with the node".
+A hosted node that cannot start because no relay answers (`NoRelayError`) keeps retrying
+(2 s, doubling up to a minute); until it runs, the source refuses every call with the reason,
+which the window and the menu show as "lost contact with the node". Any other reason it
+cannot start is reported once: retrying would not help.
 """
 
 from __future__ import annotations
@@ -18,17 +20,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import logging
+import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..cli.node_cmd import node_options, serve_node
-from ..core.errors import EdgenetError
+from ..core.errors import EdgenetError, NoRelayError
 from ..runtime.control.client import ControlClient, ControlError
-from ..runtime.node import Node, NodeError
+from ..runtime.launch import node_options, run_node
+from ..runtime.node import Node
 from ..runtime.store.networks import load_network
 from .source import NodeSource
+
+if TYPE_CHECKING:
+    from ..runtime.control.server import ControlServer
 
 log = logging.getLogger("edgenet.app")
 
@@ -83,16 +90,25 @@ class HostedSource:
 
 
 class NodeHost:
-    """Runs the node and its control API in this process until `stop()`."""
+    """Runs the node for `data_dir` and its control API in this process until `stop()`:
+    on `network` (a network file; None: the built-in one), with the settings stored in the
+    data dir under `config_file`, `relays` (--relay) and `loopback`."""
 
     def __init__(
         self,
-        args: argparse.Namespace,
         data_dir: Path,
+        *,
+        network: str | os.PathLike[str] | None = None,
+        config_file: str | os.PathLike[str] | None = None,
+        relays: tuple[str, ...] = (),
+        loopback: bool = False,
         on_error: Callable[[str], None] | None = None,
     ) -> None:
-        self.args = args
         self.data_dir = data_dir
+        self.network = network
+        self.config_file = config_file
+        self.relays = relays
+        self.loopback = loopback
         self.on_error = on_error or (lambda message: None)
         self.source = HostedSource()
         self.node: Node | None = None
@@ -107,20 +123,22 @@ class NodeHost:
         delay = RETRY_FIRST_S
         while not self._stopping.is_set():
             try:
-                genesis = load_network(self.args.network)
-                options, overrides = node_options(self.args, self.data_dir)
+                genesis = load_network(self.network)
+                options, _ = node_options(
+                    self.data_dir,
+                    config_file=self.config_file,
+                    relays=self.relays,
+                    loopback=self.loopback,
+                )
                 node = Node(self.data_dir, genesis, options)
-                async with serve_node(
-                    node, config_file=self.args.config, overrides=overrides
-                ) as control:
-                    self.node = node
-                    self.source.client = control.client()
-                    log.info(
-                        "hosting node %s (control port %d)", node.stats()["node_id"], control.port
-                    )
-                    await self._stopping.wait()
+                await run_node(
+                    node,
+                    self._stopping.wait,
+                    config_file=self.config_file,
+                    ready=functools.partial(self._serving, node),
+                )
                 return
-            except NodeError as exc:  # no relay answered: worth retrying
+            except NoRelayError as exc:  # no relay answered: worth retrying
                 self._failed(f"the node cannot start: {exc}; retrying in {delay:.0f} s")
             except EdgenetError as exc:  # a bad network file, key or store: retrying won't help
                 self._failed(f"the node cannot start: {exc}")
@@ -133,6 +151,11 @@ class NodeHost:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), delay)
             delay = min(delay * 2, RETRY_MAX_S)
+
+    def _serving(self, node: Node, control: ControlServer) -> None:
+        self.node = node
+        self.source.client = control.client()
+        log.info("hosting node %s (control port %d)", node.stats()["node_id"], control.port)
 
     def _failed(self, message: str) -> None:
         log.warning("%s", message)
@@ -157,10 +180,18 @@ def open_node(
     args: argparse.Namespace, data_dir: Path, on_error: Callable[[str], None] | None = None
 ) -> tuple[NodeSource, NodeHost | None]:
     """The node for the data dir: (its client, None) when one runs already, else a NodeHost
-    (not started yet) and its source."""
+    (not started yet) and its source. `args` is the app's command line (`edgenet app`):
+    --network, --relay, --loopback and the global --config."""
     running = ControlClient.discover(data_dir)
     if running is not None:
         log.info("attaching to the node running for %s (pid %s)", data_dir, running.pid)
         return running, None
-    host = NodeHost(args, data_dir, on_error)
+    host = NodeHost(
+        data_dir,
+        network=args.network,
+        config_file=args.config,
+        relays=tuple(args.relay),
+        loopback=args.loopback,
+        on_error=on_error,
+    )
     return host.source, host

@@ -27,13 +27,12 @@ from ..core.settings import (
 from ..runtime.store import paths
 from ..runtime.store.config import (
     EffectiveSettings,
-    add_settings_flags,
     effective_settings,
     export_toml,
     load_toml,
-    overrides_from_args,
     store_setting,
 )
+from .settings_flags import add_settings_flags, overrides_from_args
 
 if TYPE_CHECKING:
     from ..runtime.store.store import Store

@@ -1,40 +1,40 @@
 """`edgenet node` (the headless contributor) and `edgenet submit` (run one task).
 
-Neither imports Qt: kiosks, labs and servers run them without a display.
+Neither imports Qt: kiosks, labs and servers run them without a display. Both turn their
+command line into plain values and start their node through `runtime/launch.py`, as the tray
+app and the Python API do; `submit` checks its flags against `SubmitRequest` before any node
+is involved.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import dataclasses
 import json
 import logging
-import os
 import sys
 import time
-from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._json import jsonable
 from ..core import economics as econ
-from ..core.errors import EdgenetError
+from ..core.errors import EdgenetError, RequestError
 from ..core.genesis import Genesis
-from ..core.settings import SettingValue
-from ..core.submit import SubmitRequest
+from ..core.submit import DEFAULT_TIMEOUT_S, MAX_TIMEOUT_S, MIN_TIMEOUT_S, SubmitRequest
+from ..core.taskmsg import MAX_REDUNDANCY
+from ..runtime.launch import node_options, run_node
 from ..runtime.store import paths
-from ..runtime.store.config import add_settings_flags, effective_settings, overrides_from_args
 from ..runtime.store.networks import load_network
-from ..runtime.store.store import Store
 from .io import read_payload, until_stopped
 from .network_cmd import add_network_option
+from .settings_flags import add_settings_flags, overrides_from_args
 
 if TYPE_CHECKING:
     from ..runtime.control.client import ControlClient
     from ..runtime.control.server import ControlServer
-    from ..runtime.node import Node, NodeOptions
+    from ..runtime.node import Node
 
 log = logging.getLogger("edgenet.cli")
 
@@ -77,51 +77,9 @@ def register(sub: Any) -> None:
     s.add_argument("--redundancy", type=int, default=econ.DEFAULT_REDUNDANCY)
     s.add_argument("--priority", choices=("low", "normal", "high"), default="normal")
     s.add_argument("--max-credits", metavar="C", help="refuse if the task could cost more")
-    s.add_argument("--timeout", type=float, default=60.0, metavar="S")
+    s.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="S")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=_submit)
-
-
-def node_options(
-    args: argparse.Namespace, data_dir: Path
-) -> tuple[NodeOptions, dict[str, SettingValue]]:
-    """The node's options from the settings layers (store, --config, flags) and --relay and
-    --loopback, and the settings flags given (the control API needs them). `edgenet node`,
-    `edgenet submit` and the tray app (which hosts a node) all start their node with these."""
-    from ..runtime.node import NodeOptions
-
-    overrides = overrides_from_args(args)  # {} for submit, which takes no settings flags
-    store = Store.open(paths.store_path(paths.ensure_private_dir(data_dir)))
-    try:
-        eff = effective_settings(store, args.config, overrides).values
-    finally:
-        store.close()
-    options = NodeOptions.from_settings(eff, relays=tuple(args.relay), loopback=args.loopback)
-    return options, overrides
-
-
-@contextlib.asynccontextmanager
-async def serve_node(
-    node: Node,
-    *,
-    config_file: str | os.PathLike[str] | None = None,
-    overrides: Mapping[str, SettingValue] | None = None,
-) -> AsyncIterator[ControlServer]:
-    """Start `node` and serve its control API (control.json in its data dir) for the block;
-    on the way out stop serving, then stop the node (it hands back the tasks it runs), also
-    when starting failed half-way. The headless node and the tray app run their node so."""
-    from ..runtime.control.server import ControlServer
-
-    try:
-        await node.start()
-        control = ControlServer(node, node.data_dir, config_file=config_file, overrides=overrides)
-        await control.start()
-        try:
-            yield control
-        finally:
-            await control.stop()
-    finally:
-        await node.stop()
 
 
 def _print_line(record: dict[str, Any]) -> None:
@@ -140,12 +98,20 @@ def _node(args: argparse.Namespace) -> int:
     if running is not None:
         raise EdgenetError(f"a node is already running for {data_dir} (pid {running.pid})")
     genesis = load_network(args.network)
-    options, overrides = node_options(args, data_dir)
+    overrides = overrides_from_args(args)
+    options, _ = node_options(
+        data_dir,
+        config_file=args.config,
+        overrides=overrides,
+        relays=tuple(args.relay),
+        loopback=args.loopback,
+    )
 
     async def main() -> None:
         node = Node(data_dir, genesis, options)
         early: list[dict[str, Any]] = []  # notifications before the "ready" line
         ready = False
+        node_id = ""
 
         def notify(event: dict[str, Any]) -> None:
             record = {**event, "t": time.time()}
@@ -154,10 +120,10 @@ def _node(args: argparse.Namespace) -> int:
             else:
                 early.append(record)
 
-        node.subscribe(notify)
-        t0 = time.perf_counter()
-        async with serve_node(node, config_file=args.config, overrides=overrides) as control:
+        def announce(control: ControlServer) -> None:
+            nonlocal ready, node_id
             stats = node.stats()
+            node_id = stats["node_id"]
             _print_line(
                 {
                     "event": "ready",
@@ -171,8 +137,13 @@ def _node(args: argparse.Namespace) -> int:
             for record in early:
                 _print_line(record)
             ready = True
-            await until_stopped()
-        _print_line({"event": "stopped", "node_id": stats["node_id"]})
+
+        node.subscribe(notify)
+        t0 = time.perf_counter()
+        await run_node(
+            node, until_stopped, config_file=args.config, overrides=overrides, ready=announce
+        )
+        _print_line({"event": "stopped", "node_id": node_id})
 
     asyncio.run(main())
     return 0
@@ -190,23 +161,49 @@ async def _flushed(node: Node, timeout_s: float = FLUSH_TIMEOUT_S) -> bool:
     return False
 
 
-def _submit(args: argparse.Namespace) -> int:
-    from ..runtime.control.client import ControlClient
-
-    if not 1 <= args.redundancy <= 7:
-        raise EdgenetError(f"--redundancy {args.redundancy}: allowed 1–7")
+def _submit_request(args: argparse.Namespace) -> SubmitRequest:
+    """The task the flags describe, checked by `SubmitRequest` (the rules every entry point
+    shares) before the payload is read (it may be standard input) or any node is involved;
+    a refusal names the flag. The payload is filled in afterwards."""
     try:
         max_credits = econ.parse_credits(args.max_credits) if args.max_credits else None
     except ValueError as exc:
         raise EdgenetError(f"--max-credits: {exc}") from None
-    payload = read_payload(args.payload_file)
+    try:
+        return SubmitRequest(
+            args.kind,
+            None,
+            redundancy=args.redundancy,
+            priority=args.priority,
+            timeout_s=args.timeout,
+            max_credits=max_credits,
+        )
+    except RequestError as exc:
+        if exc.field == "redundancy":
+            raise EdgenetError(
+                f"--redundancy {args.redundancy}: allowed 1–{MAX_REDUNDANCY}"
+            ) from None
+        if exc.field == "timeout":
+            raise EdgenetError(
+                f"--timeout {args.timeout:g}: out of range; allowed "
+                f"{MIN_TIMEOUT_S:g}–{MAX_TIMEOUT_S:g} s"
+            ) from None
+        flag = {"type": "--type"}.get(exc.field, "--" + exc.field.replace("_", "-"))
+        raise EdgenetError(f"{flag}: {exc.reason}") from None
+
+
+def _submit(args: argparse.Namespace) -> int:
+    from ..runtime.control.client import ControlClient
+
+    request = _submit_request(args)
+    request = dataclasses.replace(request, payload=read_payload(args.payload_file))
     data_dir = paths.data_dir(args.data_dir)
     genesis = load_network(args.network)
     client = ControlClient.discover(data_dir)
     if client is not None:
-        result = _submit_through(client, args, payload, genesis, data_dir)
+        result = _submit_through(client, request, args.max_credits, genesis, data_dir)
     else:
-        result = asyncio.run(_submit_alone(args, payload, max_credits, genesis, data_dir))
+        result = asyncio.run(_submit_alone(args, request, genesis, data_dir))
     if args.json:
         print(json.dumps(result, default=jsonable))
     else:
@@ -220,9 +217,14 @@ def _submit(args: argparse.Namespace) -> int:
 
 
 def _submit_through(
-    client: ControlClient, args: argparse.Namespace, payload: Any, genesis: Genesis, data_dir: Path
+    client: ControlClient,
+    request: SubmitRequest,
+    max_credits: str | None,
+    genesis: Genesis,
+    data_dir: Path,
 ) -> dict[str, Any]:
-    """Submit through the node already running for the data dir (it pays, its peers work)."""
+    """Submit through the node already running for the data dir (it pays, its peers work);
+    `max_credits` as given (the control API takes the decimal text)."""
     status = client.sync(client.status())
     if status.get("network_id") != genesis.network_id.hex():
         raise EdgenetError(
@@ -232,44 +234,33 @@ def _submit_through(
         )
     return client.sync(
         client.submit(
-            args.kind,
-            payload,
-            redundancy=args.redundancy,
-            priority=args.priority,
-            max_credits=args.max_credits,
-            timeout_s=args.timeout,
+            request.kind,
+            request.payload,
+            redundancy=request.redundancy,
+            priority=request.priority,
+            max_credits=max_credits,
+            timeout_s=request.timeout_s,
         )
     )
 
 
 async def _submit_alone(
-    args: argparse.Namespace,
-    payload: Any,
-    max_credits: int | None,
-    genesis: Genesis,
-    data_dir: Path,
+    args: argparse.Namespace, request: SubmitRequest, genesis: Genesis, data_dir: Path
 ) -> dict[str, Any]:
     """Start a short-lived node, submit, and stay until the settlements have been sent."""
     from ..runtime.node import Node
 
-    options, _ = node_options(args, data_dir)
+    options, _ = node_options(
+        data_dir, config_file=args.config, relays=tuple(args.relay), loopback=args.loopback
+    )
     # it stops right after its task: a spot-check would be cut short, wasting workers' time
     node = Node(data_dir, genesis, dataclasses.replace(options, spot_check_rate=0.0))
     await node.start()
     try:
-        deadline = time.monotonic() + min(args.timeout, 30)
-        while len(node.stats()["peers"]) < args.redundancy and time.monotonic() < deadline:
+        deadline = time.monotonic() + min(request.timeout_s, 30)
+        while len(node.stats()["peers"]) < request.redundancy and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
-        out = await node.submit(
-            SubmitRequest(
-                args.kind,
-                payload,
-                redundancy=args.redundancy,
-                priority=args.priority,
-                timeout_s=args.timeout,
-                max_credits=max_credits,
-            )
-        )
+        out = await node.submit(request)
         if out.workers and not await _flushed(node):
             log.warning("the settlements may not have reached the workers yet")
         return out.as_dict()

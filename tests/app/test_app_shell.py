@@ -47,7 +47,9 @@ from edgenet_app.app.notify import CreditBatcher, CreditSummary, ErrorGate, Noti
 from edgenet_app.app.shell import Shell
 from edgenet_app.app.tray import Tray, TrayMenu
 from edgenet_app.app.window import NO_TRAY_NOTICE, Banner
+from edgenet_app.core.errors import NodeError, NoRelayError
 from edgenet_app.core.settings import get_setting
+from edgenet_app.runtime.control.client import ControlError
 from edgenet_app.runtime.store import paths
 from edgenet_app.runtime.store.config import stored_values
 from edgenet_app.runtime.store.store import Store
@@ -514,6 +516,67 @@ def test_no_command_is_the_app_and_imports_no_qt_until_it_runs() -> None:
     assert helped.returncode == 0 and "tray app" in helped.stdout
 
 
+# -- hosting: which failures are retried ----------------------------------------------------
+
+
+class StartFails:
+    """A node stand-in whose start raises `error`; counts its starts and stops."""
+
+    starts = stops = 0
+    error: BaseException = RuntimeError()
+
+    def __init__(self, data_dir: Path, genesis: Any, options: Any) -> None:
+        self.data_dir = data_dir
+
+    async def start(self) -> None:
+        type(self).starts += 1
+        raise type(self).error
+
+    async def stop(self) -> None:
+        type(self).stops += 1
+
+
+@pytest.mark.parametrize(
+    ("error", "retried"),
+    [(NoRelayError("no relay answered: refused"), True), (NodeError("the key is locked"), False)],
+)
+def test_the_host_retries_only_when_no_relay_answers(
+    loop: qasync.QEventLoop,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    error: NodeError,
+    retried: bool,
+) -> None:
+    from edgenet_app.app import host as host_mod
+
+    class Node(StartFails):
+        pass
+
+    Node.error = error
+    monkeypatch.setattr(host_mod, "Node", Node)
+    monkeypatch.setattr(host_mod, "RETRY_FIRST_S", 0.01)
+    args = argparse.Namespace(network=None, relay=[], loopback=True, config=None)
+    errors: list[str] = []
+    source, host = host_mod.open_node(args, tmp_path / "data", errors.append)
+    assert host is not None
+
+    async def scenario() -> None:
+        host.start()
+        if retried:
+            await until(lambda: Node.starts >= 3)
+        else:
+            await until(lambda: bool(errors))
+            await asyncio.sleep(0.1)
+        await host.stop()
+
+    run(loop, scenario())
+    assert Node.stops == Node.starts  # every attempt was cleaned up
+    assert errors[0] == f"the node cannot start: {error}" + ("; retrying in 0 s" if retried else "")
+    assert Node.starts >= 3 if retried else Node.starts == 1
+    with pytest.raises(ControlError, match=str(error)):
+        run(loop, source.status())
+
+
 # -- end to end: the app hosts a real node ----------------------------------------------------
 
 
@@ -521,7 +584,7 @@ def test_no_command_is_the_app_and_imports_no_qt_until_it_runs() -> None:
 def test_app_hosts_a_node_that_joins_the_network_and_serves_status(
     loop: qasync.QEventLoop, tmp_path: Path
 ) -> None:
-    from netharness import EDGENET, Net
+    from support.netharness import EDGENET, Net
 
     from edgenet_app.app.host import open_node
     from edgenet_app.app.main import run_session
@@ -574,7 +637,7 @@ def test_app_hosts_a_node_that_joins_the_network_and_serves_status(
 def test_app_process_hosts_then_exits_0_on_a_signal(tmp_path: Path, sig: signal.Signals) -> None:
     """`edgenet` as a real process: hosts its node (control API up), stops on SIGTERM or
     SIGINT with exit code 0 and removes control.json."""
-    from netharness import EDGENET, Net
+    from support.netharness import EDGENET, Net
 
     from edgenet_app.runtime.control.client import ControlClient
 

@@ -20,7 +20,8 @@ from edgenet_app.core import economics as econ
 from edgenet_app.core.activity import Policy
 from edgenet_app.core.genesis import Genesis
 from edgenet_app.core.identity import Identity
-from edgenet_app.core.submit import SubmitRequest
+from edgenet_app.core.submit import MAX_TIMEOUT_S, MIN_TIMEOUT_S, SubmitRequest
+from edgenet_app.core.taskmsg import MAX_REDUNDANCY
 from edgenet_app.runtime.net.relay import serve
 from edgenet_app.runtime.node import Node, NodeOptions, SubmitResult
 from edgenet_app.runtime.store import keystore, paths
@@ -48,7 +49,7 @@ async def until(cond: Callable[[], bool], timeout: float = 20) -> bool:
 @pytest.fixture(autouse=True)
 def fresh_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """No node from another test, and the platform data dir inside tmp_path."""
-    monkeypatch.setattr(api, "_current", None)
+    monkeypatch.setattr(api.calls, "_current", None)
     monkeypatch.setenv("EDGENET_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv(keystore.PASSPHRASE_ENV, raising=False)
     yield tmp_path / "data"
@@ -233,6 +234,10 @@ async def test_submit_before_init_says_to_call_init() -> None:
         ({"max_credits": 0.0000001}, "more than 6 decimal places"),
         ({"maxCredits": 1, "max_credits": 1}, "give 'maxCredits' or 'max_credits', not both"),
         ({"timeout": 0}, "options['timeout']: 0 ms is out of range"),
+        ({"timeout": 500}, "options['timeout']: 500 ms is out of range; allowed 1000–86400000 ms"),
+        ({"timeout": 86_400_001}, "86400001 ms is out of range; allowed 1000–86400000 ms"),
+        ({"timeout_s": 0.5}, "options['timeout_s']: 0.5 s is out of range; allowed 1–86400 s"),
+        ({"redundancy": 0}, "options['redundancy']: 0 workers; allowed 1–7"),
         ({"timeout_s": float("inf")}, "expected a finite number"),
         ({"timeout": 30_000, "timeout_s": 30}, "not both"),
         ("fast", "options: expected a dict"),
@@ -254,6 +259,10 @@ def test_submit_options_units() -> None:
         1_000_250_000
     )
     assert api.submit_options({"timeout_s": 2}).timeout_s == 2.0
+    # the bounds are SubmitRequest's, in the API's units
+    assert api.submit_options({"timeout": MIN_TIMEOUT_S * 1000}).timeout_s == MIN_TIMEOUT_S
+    assert api.submit_options({"timeout_s": MAX_TIMEOUT_S}).timeout_s == MAX_TIMEOUT_S
+    assert api.submit_options({"redundancy": MAX_REDUNDANCY}).redundancy == MAX_REDUNDANCY
 
 
 # ---------------------------------------------------------------------- mapping onto the node
@@ -332,6 +341,42 @@ async def test_submit_uses_the_latest_node_and_returns_cost_in_credits(
     with pytest.raises(api.ApiError, match="disconnected"):
         await second.submit("encryption", "p")
     await first.disconnect()
+
+
+async def test_a_timeout_out_of_range_is_refused_before_the_node_sees_it(
+    fake: type[FakeNode],
+) -> None:
+    node = await api.init()
+    n = fake.instances[-1]
+    with pytest.raises(api.ApiError) as err:
+        await api.submit(type="encryption", payload="p", options={"timeout": 500})
+    assert str(err.value) == (
+        "options['timeout']: 500 ms is out of range; allowed 1000–86400000 ms"
+    )
+    with pytest.raises(api.ApiError, match=r"options\['timeout_s'\]: 0.5 s is out of range"):
+        await node.submit("encryption", "p", {"timeout_s": 0.5})
+    with pytest.raises(api.ApiError, match=r"tasks\[1\]\['options'\]\['timeout'\]: 999 ms"):
+        await node.submit_batch(
+            [
+                {"type": "encryption", "payload": 1},
+                {"type": "encryption", "payload": 2, "options": {"timeout": 999}},
+            ]
+        )
+    assert n.submits == []  # refused before any node was involved
+    await api.submit(type="encryption", payload="p", options={"timeout": 1000})
+    assert n.submits[-1][2]["timeout_s"] == 1.0  # the least SubmitRequest allows
+    await node.disconnect()
+
+
+async def test_waiting_for_peers_never_leaves_less_than_the_least_timeout(
+    fake: type[FakeNode], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    node = await api.init()
+    n = fake.instances[-1]
+    monkeypatch.setattr(n, "stats", lambda: {"peers": []})  # no peer ever comes
+    await node.submit("encryption", encrypt(b"x"), {"timeout": 1500, "redundancy": 1})
+    assert n.submits[-1][2]["timeout_s"] == MIN_TIMEOUT_S  # waited up to 0.75 s of 1.5 s
+    await node.disconnect()
 
 
 async def test_submit_batch_keeps_order_and_puts_failures_in_their_slot(
@@ -432,7 +477,7 @@ def test_importing_the_package_stays_light() -> None:
         "assert edgenet_app.EdgeNode is api.EdgeNode and edgenet_app.ApiError is api.ApiError\n"
         "print('aiortc' in sys.modules)\n"
     )
-    root = Path(api.__file__).parents[1]  # the package itself, whatever the install
+    root = Path(api.__file__).parents[2]  # the package itself, whatever the install
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root
     )

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import ast
 import pkgutil
 import subprocess
 import sys
+from pathlib import Path
 
+import pytest
+
+import edgenet_app
 import edgenet_app.core
 
 FORBIDDEN = ("PySide6", "aiortc", "aiohttp", "sqlite3", "_sqlite3", "asyncio", "qasync")
@@ -47,3 +52,60 @@ def test_headless_commands_load_no_gui_module() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"headless imported: {out.stdout.strip()}"
+
+
+# -- which layer may import which --------------------------------------------------------------
+
+PACKAGE = Path(edgenet_app.__file__).parent
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every edgenet_app module `path` imports (relative imports resolved), at any depth of
+    the file: inside functions and TYPE_CHECKING blocks too."""
+    module = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+    package = package.removesuffix(".__init__")
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                name = f"{base}.{node.module}" if node.module else base
+            else:
+                name = node.module or ""
+            found.add(name)
+            found |= {f"{name}.{alias.name}" for alias in node.names}  # `from . import x`
+    return {m for m in found if m.split(".")[0] == "edgenet_app"}
+
+
+def layer_imports(layer: str) -> dict[str, set[str]]:
+    """For each module of `edgenet_app.<layer>`, the other layers it imports."""
+    out: dict[str, set[str]] = {}
+    for path in sorted((PACKAGE / layer).rglob("*.py")):
+        layers = {m.split(".")[1] for m in imported_modules(path) if m.count(".") >= 1}
+        out[str(path.relative_to(PACKAGE))] = layers
+    return out
+
+
+def test_the_import_walk_sees_relative_and_nested_imports() -> None:
+    found = imported_modules(PACKAGE / "cli" / "node_cmd.py")
+    assert "edgenet_app.runtime.launch" in found  # a relative import at the top
+    assert "edgenet_app.runtime.control.client" in found  # one inside a function
+
+
+@pytest.mark.parametrize(
+    ("layer", "forbidden"),
+    [
+        ("core", {"runtime", "tasks", "app", "cli", "api"}),
+        ("tasks", {"runtime", "app", "cli", "api"}),
+        ("runtime", {"app", "cli", "api"}),
+        ("app", {"cli"}),
+    ],
+)
+def test_layers_import_only_what_is_below_them(layer: str, forbidden: set[str]) -> None:
+    """core < tasks < runtime < app and cli: the tray app starts its node through
+    runtime/launch.py, never through the command line's modules."""
+    bad = {m: sorted(ls & forbidden) for m, ls in layer_imports(layer).items() if ls & forbidden}
+    assert bad == {}

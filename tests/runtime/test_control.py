@@ -23,13 +23,14 @@ from edgenet_app.core import economics as econ
 from edgenet_app.core.activity import Policy
 from edgenet_app.core.genesis import Genesis
 from edgenet_app.core.identity import Identity
+from edgenet_app.core.submit import MAX_TIMEOUT_S, MIN_TIMEOUT_S, SubmitRequest
 from edgenet_app.runtime.control.client import (
     ControlClient,
     ControlError,
     control_path,
     read_control_file,
 )
-from edgenet_app.runtime.control.server import MAX_BODY, ControlServer
+from edgenet_app.runtime.control.server import MAX_BODY, ControlServer, Refused, submit_request
 from edgenet_app.runtime.net.relay import serve
 from edgenet_app.runtime.node import Node, NodeOptions
 from edgenet_app.runtime.store import keystore
@@ -161,6 +162,15 @@ BAD_SUBMITS = [
     (b'{"type": "encryption", "payload": {}, "max_credits": "-1"}', "max_credits: '-1' is not"),
     (b'{"type": "encryption", "payload": {}, "timeout": "60"}', "timeout: expected a number"),
     (b'{"type": "encryption", "payload": {}, "timeout": 0}', "0 is out of range; allowed 1–"),
+    (
+        b'{"type": "encryption", "payload": {}, "timeout": 0.5}',
+        "timeout: 0.5 is out of range; allowed 1–86400 s",
+    ),
+    (b'{"type": "encryption", "payload": {}, "timeout": 1e999}', "timeout: inf is out of range"),
+    (
+        b'{"type": "encryption", "payload": {}, "redundancy": 0}',
+        "redundancy: 0 is out of range; allowed 1–7",
+    ),
     (b'{"type": "encryption", "payload": {}, "timeout": NaN}', "NaN is not a JSON number"),
     (b'{"type": "encryption", "payload": {}, "colour": 1}', "unknown field 'colour'"),
     (b'{"type": "encryption", "payload": {"op": "rot13"}}', "encryption.op"),
@@ -175,6 +185,23 @@ async def test_bad_submits_get_400_with_a_precise_message(
     assert status == 400, answer
     assert message in answer["error"]
     assert (await api.client.status())["node_id"]  # the node keeps working
+
+
+def test_a_submit_body_becomes_a_checked_submit_request() -> None:
+    assert submit_request({"type": "encryption", "payload": PAYLOAD}) == SubmitRequest(
+        "encryption", PAYLOAD
+    )
+    body = {"type": "encryption", "payload": PAYLOAD, "redundancy": 7, "priority": "high"}
+    body |= {"max_credits": "2.5", "timeout": 1}
+    assert submit_request(body) == SubmitRequest(
+        "encryption", PAYLOAD, 7, "high", MIN_TIMEOUT_S, 2_500_000
+    )
+    assert submit_request({**body, "timeout": MAX_TIMEOUT_S}).timeout_s == MAX_TIMEOUT_S
+    for field, value in (("timeout", 0.5), ("timeout", MAX_TIMEOUT_S + 1), ("redundancy", 8)):
+        with pytest.raises(Refused) as err:  # SubmitRequest's ranges, in this API's words
+            submit_request({**body, field: value})
+        assert err.value.status == 400
+        assert str(err.value).startswith(f"{field}: {value} is out of range; allowed 1–")
 
 
 async def test_a_submit_without_credits_is_refused_with_402(api: Api) -> None:

@@ -5,7 +5,7 @@ token, pid; mode 0600, atomically) into the data dir; it removes the file when i
 Every request must carry `Authorization: Bearer <token>`. Bodies are JSON (at most 16 MiB);
 every input is validated, and a refusal is `{"error": "<precise message>"}` with a 4xx status,
 never a traceback. `edgenet status/peers/pause/resume/submit` and the tray app use it through
-`runtime/control_client.py`.
+`runtime/control/client.py`.
 
     GET  /v1/status     node.stats() plus network_id
     GET  /v1/peers      [{node_id, open, bytes_in, bytes_out}]
@@ -27,7 +27,6 @@ import functools
 import hmac
 import json
 import logging
-import math
 import os
 import secrets
 import time
@@ -40,10 +39,10 @@ from aiohttp import web
 from ..._fs import atomic_write
 from ..._json import jsonable
 from ...core import economics as econ
-from ...core.errors import EdgenetError, SettingsError
+from ...core.errors import EdgenetError, RequestError, SettingsError
 from ...core.identity import node_id_of
 from ...core.settings import SettingValue, get_setting, validate
-from ...core.submit import SubmitRequest
+from ...core.submit import DEFAULT_TIMEOUT_S, MAX_TIMEOUT_S, MIN_TIMEOUT_S, SubmitRequest
 from ...core.taskmsg import MAX_REDUNDANCY, PRIORITIES
 from ..node import Node, NodeError
 from ..store.config import EffectiveSettings, SettingsStore, effective_settings, store_setting
@@ -52,7 +51,6 @@ from .client import HOST, ControlClient, control_path, read_control_file
 log = logging.getLogger("edgenet.control")
 
 MAX_BODY = 16 * 1024 * 1024
-MAX_TIMEOUT_S = 86_400.0  # as Node.submit
 MAX_QUEUED_EVENTS = 10_000
 KEEPALIVE_S = 15.0
 SUBMIT_FIELDS = ("type", "payload", "redundancy", "priority", "max_credits", "timeout")
@@ -116,8 +114,10 @@ def _show(value: Any) -> str:
 # -- submit arguments -------------------------------------------------------------------------
 
 
-def submit_arguments(body: Mapping[str, Any]) -> dict[str, Any]:
-    """The keyword arguments of `Node.submit` from a /v1/submit body, every field checked."""
+def submit_request(body: Mapping[str, Any]) -> SubmitRequest:
+    """The task of a /v1/submit body, checked: the fields' types here, their ranges by
+    `SubmitRequest` (the rules every entry point shares), refused in this API's names and
+    units (`timeout` in seconds, `max_credits` a decimal string of credits)."""
     unknown = sorted(set(body) - set(SUBMIT_FIELDS))
     if unknown:
         raise Refused(400, f"unknown field {unknown[0]!r}; allowed: {', '.join(SUBMIT_FIELDS)}")
@@ -135,13 +135,6 @@ def submit_arguments(body: Mapping[str, Any]) -> dict[str, Any]:
         raise Refused(
             400, f"redundancy: expected a whole number 1–{MAX_REDUNDANCY}, got {_show(redundancy)}"
         )
-    if not 1 <= redundancy <= MAX_REDUNDANCY:
-        raise Refused(400, f"redundancy: {redundancy} is out of range; allowed 1–{MAX_REDUNDANCY}")
-    priority = body.get("priority", "normal")
-    if priority not in PRIORITIES:
-        raise Refused(
-            400, f"priority: expected one of {', '.join(PRIORITIES)}, got {_show(priority)}"
-        )
     max_credits = body.get("max_credits")
     if max_credits is not None:
         if not isinstance(max_credits, str):
@@ -152,19 +145,32 @@ def submit_arguments(body: Mapping[str, Any]) -> dict[str, Any]:
             max_credits = econ.parse_credits(max_credits)
         except ValueError as exc:
             raise Refused(400, f"max_credits: {exc}") from None
-    timeout = body.get("timeout", 60.0)
+    timeout = body.get("timeout", DEFAULT_TIMEOUT_S)
     if isinstance(timeout, bool) or not isinstance(timeout, int | float):
         raise Refused(400, f"timeout: expected a number of seconds, got {_show(timeout)}")
-    if not (math.isfinite(timeout) and 1 <= timeout <= MAX_TIMEOUT_S):
-        raise Refused(400, f"timeout: {timeout} is out of range; allowed 1–{MAX_TIMEOUT_S:g} s")
-    return {
-        "kind": kind,
-        "payload": body["payload"],
-        "redundancy": redundancy,
-        "priority": priority,
-        "timeout_s": float(timeout),
-        "max_credits": max_credits,
-    }
+    try:
+        return SubmitRequest(
+            kind,
+            body["payload"],
+            redundancy=redundancy,
+            priority=body.get("priority", "normal"),
+            timeout_s=float(timeout),
+            max_credits=max_credits,
+        )
+    except RequestError as exc:
+        raise Refused(400, _refusal(exc, body)) from None
+
+
+def _refusal(exc: RequestError, body: Mapping[str, Any]) -> str:
+    """`SubmitRequest`'s refusal in this API's words: the field as sent, in its unit."""
+    value = body.get(exc.field)
+    if exc.field == "redundancy":
+        return f"redundancy: {value} is out of range; allowed 1–{MAX_REDUNDANCY}"
+    if exc.field == "priority":
+        return f"priority: expected one of {', '.join(PRIORITIES)}, got {_show(value)}"
+    if exc.field == "timeout":
+        return f"timeout: {value} is out of range; allowed {MIN_TIMEOUT_S:g}–{MAX_TIMEOUT_S:g} s"
+    return f"{exc.field}: {exc.reason}"
 
 
 # -- settings ---------------------------------------------------------------------------------
@@ -410,13 +416,13 @@ class ControlServer:
         return _reply({**_settings_view(after), "changed": sorted(changed), "shadowed": shadowed})
 
     async def _submit(self, request: web.Request) -> web.Response:
-        args = submit_arguments(await _json_object(request))
+        task = submit_request(await _json_object(request))
         try:
-            out = await self.node.submit(SubmitRequest(**args))
+            out = await self.node.submit(task)
         except NodeError as exc:  # e.g. not enough credits, over max_credits
             raise Refused(402, str(exc)) from None
         except TimeoutError:
-            raise Refused(504, f"the task did not finish within {args['timeout_s']:g} s") from None
+            raise Refused(504, f"the task did not finish within {task.timeout_s:g} s") from None
         return _reply(out.as_dict())
 
     async def _events(self, request: web.Request) -> web.StreamResponse:

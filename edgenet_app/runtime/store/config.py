@@ -1,14 +1,14 @@
-"""Effective settings, layered: defaults < SQLite store < TOML file (`--config`) < CLI flags.
+"""Effective settings, layered: defaults < SQLite store < TOML file (`--config`) < overrides
+(the command-line flags, or `init()`'s arguments).
 
 Everything here is generated from the declared schema in `edgenet_app.core.settings`: the TOML
-tables (one per dotted prefix), the command-line flags (`idle.min_idle_seconds` ->
-`--idle-min-idle-seconds`) and the exported file. A stored value that no longer validates is
-reported as a warning and replaced by its default; a bad file or flag is an error.
+tables (one per dotted prefix) and the exported file; the flags themselves are made from the
+same schema in `cli/settings_flags.py`. A stored value that no longer validates is reported as
+a warning and replaced by its default; a bad file or override is an error.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import logging
 import os
@@ -28,7 +28,6 @@ from ...core.settings import (
     format_value,
     from_json,
     get_setting,
-    parse_value,
     rule_violations,
     to_json,
     validate,
@@ -38,12 +37,9 @@ __all__ = [
     "EffectiveSettings",
     "SettingsStore",
     "Source",
-    "add_settings_flags",
     "effective_settings",
     "export_toml",
-    "flag_name",
     "load_toml",
-    "overrides_from_args",
     "store_setting",
     "stored_values",
 ]
@@ -209,55 +205,3 @@ def store_setting(
     else:
         store.put_setting(key, to_json(new))
     return old, new
-
-
-def flag_name(key: str) -> str:
-    """The command-line flag of a setting: `idle.min_idle_seconds` -> `--idle-min-idle-seconds`."""
-    return "--" + key.replace(".", "-").replace("_", "-")
-
-
-def _dest(key: str) -> str:
-    return "setting__" + key.replace(".", "__")
-
-
-_METAVARS = {int: "N", float: "FRACTION", str: "TEXT", list: "A,B,..."}
-
-
-def add_settings_flags(parser: argparse.ArgumentParser) -> None:
-    """Add one flag per declared setting (bools get `--x/--no-x`); values stay as text until
-    `overrides_from_args` parses and validates them."""
-    group = parser.add_argument_group("settings", "override stored settings for this run")
-    for s in SETTINGS:
-        default = format_value(s.default) or "none"
-        if s.type is bool:
-            text = f"{s.help} Default: {default}."
-        else:
-            default = "all" if s.choices and s.default == s.choices else default
-            text = f"{s.help} Allowed: {describe_allowed(s)}; default {default}."
-        text = text.replace("%", "%%")
-        if s.type is bool:
-            group.add_argument(
-                flag_name(s.key),
-                dest=_dest(s.key),
-                action=argparse.BooleanOptionalAction,
-                default=None,
-                help=text,
-            )
-        else:
-            group.add_argument(
-                flag_name(s.key), dest=_dest(s.key), metavar=_METAVARS[s.type], help=text
-            )
-
-
-def overrides_from_args(args: argparse.Namespace) -> dict[str, SettingValue]:
-    """The settings the user gave as flags, parsed and validated."""
-    out: dict[str, SettingValue] = {}
-    for s in SETTINGS:
-        raw = getattr(args, _dest(s.key), None)
-        if raw is None:
-            continue
-        try:
-            out[s.key] = validate(s.key, raw) if s.type is bool else parse_value(s.key, raw)
-        except SettingsError as exc:
-            raise SettingsError(f"{flag_name(s.key)}: {exc}") from None
-    return out
