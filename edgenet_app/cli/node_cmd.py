@@ -154,7 +154,7 @@ async def _flushed(node: Node, timeout_s: float = FLUSH_TIMEOUT_S) -> bool:
     frames, the settlement events `submit` published among them, to the network."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        links = [link for link in node.mesh.hub.links.values() if link.open] if node.mesh else []
+        links = node.mesh.open_links() if node.mesh else []
         if links and all(link.channel.bufferedAmount == 0 for link in links):
             return True
         await asyncio.sleep(0.02)

@@ -125,9 +125,13 @@ class Mesh:
                 return link
         return None
 
+    def open_links(self) -> list[PeerLink]:
+        """This node's open links."""
+        return [link for link in self.hub.links.values() if link.open]
+
     def open_peers(self) -> list[bytes]:
         """The peers this node has an open link to."""
-        return [p for p, link in self.hub.links.items() if link.open]
+        return [link.remote for link in self.open_links()]
 
     def learned_peers(self) -> set[bytes]:
         """Peers known only through peer exchange that a linked neighbour can reach."""
