@@ -521,7 +521,7 @@ def test_no_command_is_the_app_and_imports_no_qt_until_it_runs() -> None:
 def test_app_hosts_a_node_that_joins_the_network_and_serves_status(
     loop: qasync.QEventLoop, tmp_path: Path
 ) -> None:
-    from netharness import EDGENET, Net
+    from support.netharness import EDGENET, Net
 
     from edgenet_app.app.host import open_node
     from edgenet_app.app.main import run_session
@@ -574,7 +574,7 @@ def test_app_hosts_a_node_that_joins_the_network_and_serves_status(
 def test_app_process_hosts_then_exits_0_on_a_signal(tmp_path: Path, sig: signal.Signals) -> None:
     """`edgenet` as a real process: hosts its node (control API up), stops on SIGTERM or
     SIGINT with exit code 0 and removes control.json."""
-    from netharness import EDGENET, Net
+    from support.netharness import EDGENET, Net
 
     from edgenet_app.runtime.control.client import ControlClient
 
