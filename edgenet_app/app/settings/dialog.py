@@ -53,9 +53,9 @@ from PySide6.QtWidgets import (
 from ...core.errors import EdgenetError, SettingsError
 from ...core.settings import Setting, SettingValue, defaults, get_setting, rule_violations, validate
 from ...runtime.platform import autostart
-from ..form_style import error_color, muted_color, note_color
 from ..icons import action_icon
 from ..model import AppModel
+from ..theme import error_color, muted_color, note_color
 from .fields import (
     ChoicesField,
     LinesField,

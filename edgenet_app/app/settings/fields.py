@@ -44,7 +44,7 @@ from PySide6.QtWidgets import (
 
 from ...core.errors import SettingsError
 from ...core.settings import Setting, SettingValue, validate
-from ..form_style import error_color, muted_color
+from ..theme import error_color, muted_color
 from .schedule_editor import ScheduleEditor
 
 __all__ = ["SettingField", "make_field", "task_kind_text"]

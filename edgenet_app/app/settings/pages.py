@@ -16,7 +16,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractButton, QLabel, QWidget
 
 from ...core.settings import SETTINGS, Setting, get_setting
-from ..form_style import error_color, muted_color, note_color
+from ..theme import error_color, muted_color, note_color
 from .fields import LinesField, SettingField
 
 __all__ = [

@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 
 from ...core.errors import SettingsError
 from ...core.schedule import DAYS
-from ..form_style import accent_color, muted_color, note_color
+from ..theme import accent_color, muted_color, note_color
 from .schedule_grid import (
     HOURS,
     PRESETS,
