@@ -1,4 +1,4 @@
-"""The settings dialog (app/settings_dialog.py): generated from the schema, validated as you
+"""The settings dialog (app/settings/): generated from the schema, validated as you
 type, applied live through the model, and the schedule grid <-> text converter.
 
 Runs offscreen with FakeSource (which validates with the real schema); coroutines run on a
@@ -20,8 +20,8 @@ from PySide6.QtWidgets import QApplication, QDialog, QScrollArea
 
 from edgenet_app.app.fake import FakeSource
 from edgenet_app.app.model import AppModel
+from edgenet_app.app.settings import SettingsDialog, humanise, layout_settings
 from edgenet_app.app.settings import fields as sf
-from edgenet_app.app.settings.dialog import SettingsDialog, humanise, layout_settings
 from edgenet_app.app.settings.schedule_grid import (
     EMPTY_GRID,
     FULL_GRID,
