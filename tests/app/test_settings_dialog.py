@@ -8,10 +8,14 @@ qasync loop, as in the app.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Coroutine, Iterator
 from typing import Any
 
 import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before Qt is loaded
+
 import qasync  # type: ignore[import-untyped]
 from hypothesis import given, settings
 from hypothesis import strategies as st
