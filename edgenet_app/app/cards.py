@@ -14,7 +14,7 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from .display import labels
+from . import display
 
 _PAD = 16
 
@@ -136,7 +136,7 @@ class StatCard(Card):
     def __init__(self, caption: str, base: QFont, parent: QWidget | None = None) -> None:
         super().__init__(caption, base, parent)
         self.value = role_label(
-            labels.UNKNOWN, "value", scaled_font(base, 2.0, QFont.Weight.DemiBold)
+            display.UNKNOWN, "value", scaled_font(base, 2.0, QFont.Weight.DemiBold)
         )
         self.detail = role_label("", "detail", scaled_font(base, 0.92))
         self.box.addSpacing(2)

@@ -8,7 +8,8 @@ settingsChanged, connectedChanged) and repaints; it never awaits or blocks. Layo
     [credits earned over time (3 columns)    ] [multiplier + curve (2 columns)]
     [recent tasks (3 columns)                ] [this computer (2 columns)     ]
 
-Colours come from one `Theme` that follows the system's light or dark scheme live.
+Colours come from one `Theme` that follows the system's light or dark scheme live; the
+cards are built from app/cards.py and every word comes from app/display.
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ class Dashboard(QWidget):
 
         self.mult_card = Card(labels.MULTIPLIER_CAPTION, base)
         self.multiplier = role_label(
-            labels.UNKNOWN, "accent", scaled_font(base, 2.0, QFont.Weight.DemiBold)
+            display.UNKNOWN, "accent", scaled_font(base, 2.0, QFont.Weight.DemiBold)
         )
         self.multiplier.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
         self.stage = ElidedLabel("detail", scaled_font(base, 0.92))
@@ -160,7 +161,7 @@ class Dashboard(QWidget):
 
         self.machine_card = Card(labels.COMPUTER_CAPTION, base)
         self.cpu_value = role_label(
-            labels.UNKNOWN, "", scaled_font(base, 1.0, QFont.Weight.DemiBold)
+            display.UNKNOWN, "", scaled_font(base, 1.0, QFont.Weight.DemiBold)
         )
         self.cpu_meter = Meter("accent")
         self.cpu_detail = role_label("", "detail", scaled_font(base, 0.92))
@@ -171,14 +172,14 @@ class Dashboard(QWidget):
         self.machine_card.box.addWidget(self.cpu_detail)
         self.machine_card.box.addSpacing(10)
         self.peers_value = role_label(
-            labels.UNKNOWN, "", scaled_font(base, 1.0, QFont.Weight.DemiBold)
+            display.UNKNOWN, "", scaled_font(base, 1.0, QFont.Weight.DemiBold)
         )
         self.machine_card.box.addLayout(self._pair(labels.PEERS_CONNECTED, self.peers_value, base))
-        self.network_value = role_label(labels.UNKNOWN, "", scaled_font(base, 1.0))
+        self.network_value = role_label(display.UNKNOWN, "", scaled_font(base, 1.0))
         self.machine_card.box.addLayout(self._pair(labels.NETWORK, self.network_value, base))
-        self.node_value = role_label(labels.UNKNOWN, "", scaled_font(base, 1.0))
+        self.node_value = role_label(display.UNKNOWN, "", scaled_font(base, 1.0))
         self.machine_card.box.addLayout(self._pair(labels.NODE, self.node_value, base))
-        self.idle_value = role_label(labels.UNKNOWN, "", scaled_font(base, 1.0))
+        self.idle_value = role_label(display.UNKNOWN, "", scaled_font(base, 1.0))
         self.machine_card.box.addLayout(self._pair(labels.IDLE_DETECTION, self.idle_value, base))
         self.machine_card.box.addStretch(1)
         grid.addWidget(self.machine_card, 2, 3, 1, 2)
@@ -213,7 +214,7 @@ class Dashboard(QWidget):
         )
         self.credits.value.setToolTip(display.credits_available(credits))
         self.tasks.set(
-            f"{int(s.get('tasks_completed') or 0):,}",
+            display.format_count(int(s.get("tasks_completed") or 0)),
             display.tasks_detail(int(s.get("tasks_submitted") or 0)),
         )
         rank = s.get("rank") or []
@@ -226,7 +227,7 @@ class Dashboard(QWidget):
 
         hours = float(s.get("network_cpu_hours") or 0.0)
         mult = s.get("multiplier")
-        self.multiplier.setText(display.format_multiplier(float(mult)) if mult else labels.UNKNOWN)
+        self.multiplier.setText(display.format_multiplier(float(mult)) if mult else display.UNKNOWN)
         self.stage.setText(display.stage_line(hours))
         self.curve.set_position(hours, float(mult) if mult else None)
 
@@ -236,11 +237,11 @@ class Dashboard(QWidget):
         self.cpu_meter.set_value(share, self.cpu_limit)
         self.cpu_detail.setText(display.cpu_detail(share, self.cpu_limit))
         self.peers_value.setText(str(display.peer_count(s.get("peers"))))
-        self.network_value.setText(str(s.get("network") or labels.UNKNOWN))
+        self.network_value.setText(str(s.get("network") or display.UNKNOWN))
         node = str(s.get("node_id") or "")
         self.node_value.setText(display.short_node_id(node))
         self.node_value.setToolTip(node)
-        source = str(s.get("idle_source") or labels.UNKNOWN)
+        source = str(s.get("idle_source") or display.UNKNOWN)
         self.idle_value.setText(display.idle_source_label(source))
         self.idle_value.setToolTip(display.idle_source_tip(source))
         self.node_label.setText(display.node_banner(node))

@@ -55,6 +55,7 @@ def test_percent_and_duration_formats() -> None:
     assert display.format_duration(180) == "3 min"
     assert display.format_duration(3725) == "1 h 2 min 5 s"
     assert display.format_axis_multiplier(10.0) == "10×"
+    assert display.format_count(1234567) == "1,234,567"
 
 
 def test_brief_credits_and_sentence() -> None:

@@ -18,6 +18,7 @@ from ...core import economics as econ
 MINUTE_S = 60
 HOUR_S = 3600
 DAY_S = 86400
+UNKNOWN = "—"  # a value not known (yet)
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -84,10 +85,15 @@ def format_duration(seconds: int) -> str:
     return " ".join(parts)
 
 
+def format_count(count: int) -> str:
+    """1234 -> '1,234'."""
+    return f"{count:,}"
+
+
 def format_rank(rank: Sequence[int] | None) -> str:
     """[12, 340] -> '#12 of 340'; unknown -> '—'."""
     if not rank or len(rank) != 2 or rank[0] <= 0:
-        return "—"
+        return UNKNOWN
     return f"#{rank[0]:,} of {rank[1]:,}"
 
 

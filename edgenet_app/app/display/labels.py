@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from .formats import WEEKDAYS, format_duration
 
 APP_NAME = "edgenet"  # the window's title, the notifications' title
-UNKNOWN = "—"  # a value not known (yet)
 
 # -- actions: the tray menu and the window's toolbar ----------------------------------------
 

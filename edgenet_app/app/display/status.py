@@ -14,6 +14,7 @@ from typing import Any
 
 from ...core import economics as econ
 from .formats import (
+    UNKNOWN,
     brief_credits,
     format_compact,
     format_micro,
@@ -151,7 +152,7 @@ def rank_texts(rank: Sequence[int]) -> tuple[str, str]:
     """(the big number, the line under it): ('#12', 'of 340 contributors')."""
     if len(rank) == 2 and rank[0] > 0:
         return f"#{rank[0]:,}", f"of {rank[1]:,} contributors"
-    return "—", "not ranked yet"
+    return UNKNOWN, "not ranked yet"
 
 
 def rank_tip(rank: Sequence[int] | None) -> str:
@@ -171,7 +172,7 @@ def cpu_detail(share: float, limit: float | None) -> str:
 
 def short_node_id(node: str) -> str:
     """A node id cut to 12 characters and '…'; '—' when unknown."""
-    return node[:12] + "…" if len(node) > 12 else node or "—"
+    return node[:12] + "…" if len(node) > 12 else node or UNKNOWN
 
 
 def node_banner(node: str) -> str:

@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 
 from ...core.errors import SettingsError
 from ...core.schedule import DAYS
-from ..display import WEEKDAYS, labels
+from ..display import UNKNOWN, WEEKDAYS, labels
 from ..theme import accent_color, muted_color, note_color
 from .schedule_grid import (
     HOURS,
@@ -437,7 +437,7 @@ class ScheduleEditor(QWidget):
         except SettingsError:  # not valid yet: the dialog shows the schema's message
             fits = False
             self.note.hide()
-        self.summary.setText(self._text.strip() or labels.UNKNOWN)
+        self.summary.setText(self._text.strip() or UNKNOWN)
         if not fits and not self.text_button.isChecked():
             self.text_button.setChecked(True)
         # Back to the grid only when the text fits it.
