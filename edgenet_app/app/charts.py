@@ -1,7 +1,7 @@
 """The dashboard's painted parts: the earnings chart, the contribution curve, a meter.
 
 Each is a plain QWidget with a `paintEvent`, data set by a method, colours from a
-`Theme`; the axis arithmetic lives in app/display.py (pure, unit-tested).
+`Theme`; the axis arithmetic and the words live in app/display (pure, unit-tested).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from PySide6.QtWidgets import QToolTip, QWidget
 
 from ..core import economics as econ
 from . import display
+from .display import labels
 from .theme import LIGHT, Theme
 
 _AXIS_GAP = 8.0  # between axis labels and the plot
@@ -194,14 +195,14 @@ class EarningsChart(_Painted):
         painter.drawText(
             QRectF(rect.left(), mid - 24, rect.width(), 22),
             Qt.AlignmentFlag.AlignCenter,
-            "No credits earned yet",
+            labels.NO_EARNINGS,
         )
         painter.setFont(self.small_font())
         painter.setPen(th.color("muted"))
         painter.drawText(
             QRectF(rect.left(), mid, rect.width(), 20),
             Qt.AlignmentFlag.AlignCenter,
-            "Your first verified task will show up here.",
+            labels.NO_EARNINGS_LINE,
         )
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
@@ -217,7 +218,7 @@ class EarningsChart(_Painted):
             ts, micro = self.points[i]
             QToolTip.showText(
                 event.globalPosition().toPoint(),
-                f"{display.format_moment(ts)}\n{display.format_micro(micro)} credits earned",
+                display.earned_point_tip(ts, micro),
                 self,
             )
 
@@ -242,11 +243,7 @@ class CurveChart(_Painted):
     def set_position(self, network_cpu_hours: float, multiplier: float | None = None) -> None:
         self.cpu_hours = max(0.0, float(network_cpu_hours))
         self.multiplier = multiplier
-        self.setToolTip(
-            f"The network has contributed {self.cpu_hours:,.0f} CPU-hours so far.\n"
-            "Rewards are multiplied by 1 + 9·e^(−hours / 1,000,000): early contributors\n"
-            "earn up to 10×, falling towards 1× as the network grows."
-        )
+        self.setToolTip(display.curve_tip(self.cpu_hours))
         self.update()
 
     def plot_rect(self, fm: QFontMetricsF) -> QRectF:
@@ -278,7 +275,7 @@ class CurveChart(_Painted):
             painter.drawText(
                 QRectF(0, y - fm.height() / 2, plot.left() - _AXIS_GAP, fm.height()),
                 Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                f"{m:.0f}×",
+                display.format_axis_multiplier(m),
             )
         for x in display.CURVE_TICKS:
             px = at(display.curve_fraction(x), 0).x()
@@ -329,7 +326,7 @@ class CurveChart(_Painted):
     ) -> None:
         """Two short lines beside the marker, where the curve is not: under the curve's
         flat start while the network is young, above its tail once it has grown."""
-        lines = ("network now", f"{display.format_compact(self.cpu_hours)} CPU-hours")
+        lines = display.curve_marker_lines(self.cpu_hours)
         w = max(fm.horizontalAdvance(t) for t in lines)
         h = fm.height() * len(lines)
         if fx < 0.6:

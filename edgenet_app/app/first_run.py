@@ -35,6 +35,7 @@ from ..core.settings import SettingValue, get_setting
 from ..runtime.store.config import store_setting
 from ..runtime.store.store import Store
 from . import icons
+from .display import labels
 
 log = logging.getLogger("edgenet.app")
 
@@ -43,19 +44,13 @@ WIDTH = 600
 MARGIN = 32
 TEXT_WIDTH = WIDTH - 2 * MARGIN  # wrapped labels get fixed widths: their heights then fit
 
-POINTS = (
-    ("cpu", "#1f9d63", "Spare processor time",
-     "Up to the limit below, mostly while you are away. When you use the computer, on "
-     "battery or outside your schedule, edgenet steps back."),
-    ("bandwidth", "#3b82f6", "A little network bandwidth",
-     "To receive tasks from other peers and send the results back."),
-    ("sandbox", "#5a5fd6", "Never your personal files",
-     "Tasks run sandboxed, in separate low-priority processes, and see only the data that "
-     "came with them."),
-    ("credits", "#e0a21a", "Credits in return",
-     "Verified work earns credits in a signed ledger shared by every peer. Credits buy the "
-     "network's compute for your own tasks."),
-)  # fmt: skip
+# The badges beside what edgenet shares (display.labels.WELCOME_POINTS): glyph, colour.
+BADGES = (
+    ("cpu", "#1f9d63"),
+    ("bandwidth", "#3b82f6"),
+    ("sandbox", "#5a5fd6"),
+    ("credits", "#e0a21a"),
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,7 +123,7 @@ def _outlined(control: QWidget) -> None:
 class FirstRunDialog(QDialog):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Welcome to edgenet")
+        self.setWindowTitle(labels.WELCOME)
         self.setObjectName("firstRun")
         self.setWindowIcon(icons.state_icon("contributing"))
         outer = QVBoxLayout(self)
@@ -160,16 +155,13 @@ class FirstRunDialog(QDialog):
         row.addWidget(logo)
         column = QVBoxLayout()
         column.setSpacing(6)
-        title = QLabel("Welcome to edgenet")
+        title = QLabel(labels.WELCOME)
         font = QFont(title.font())
         font.setPointSizeF(font.pointSizeF() * 1.7)
         font.setWeight(QFont.Weight.DemiBold)
         title.setFont(font)
         column.addWidget(title)
-        lede = QLabel(
-            "edgenet lends your computer's spare time to a peer-to-peer network that runs "
-            "other people's small computing tasks, and pays you for it in credits."
-        )
+        lede = QLabel(labels.WELCOME_LEDE)
         column.addWidget(self._muted(_wrapped(lede, TEXT_WIDTH - 56 - 16)))
         row.addLayout(column, 1)
         return row
@@ -179,7 +171,8 @@ class FirstRunDialog(QDialog):
         grid.setHorizontalSpacing(14)
         grid.setVerticalSpacing(14)
         grid.setColumnStretch(1, 1)
-        for n, (glyph, colour, head, text) in enumerate(POINTS):
+        for n, (glyph, colour) in enumerate(BADGES):
+            head, text = labels.WELCOME_POINTS[glyph]
             badge = QLabel()
             badge.setPixmap(icons.badge_pixmap(glyph, colour, 30, self.devicePixelRatioF()))
             badge.setAlignment(Qt.AlignmentFlag.AlignTop)
@@ -202,7 +195,7 @@ class FirstRunDialog(QDialog):
         column = QVBoxLayout()
         column.setSpacing(8)
         row = QHBoxLayout()
-        row.addWidget(QLabel("<b>Use at most</b>"))
+        row.addWidget(QLabel(labels.USE_AT_MOST))
         row.addStretch(1)
         self.cpu_value = QLabel()
         font = QFont(self.cpu_value.font())
@@ -221,13 +214,13 @@ class FirstRunDialog(QDialog):
         self._show_cpu(self.cpu_slider.value())
         column.addWidget(self.cpu_slider)
         column.addSpacing(10)
-        self.start_at_login = QCheckBox("Start edgenet when I log in")
+        self.start_at_login = QCheckBox(labels.START_AT_LOGIN)
         self.start_at_login.setChecked(bool(get_setting("start_at_login").default))
         column.addWidget(self.start_at_login)
         for control in (self.cpu_slider, self.start_at_login):
             _outlined(control)
         column.addSpacing(6)
-        later = QLabel("You can change these choices in Settings, and pause edgenet at any time.")
+        later = QLabel(labels.CHANGE_LATER)
         column.addWidget(self._muted(_wrapped(later, TEXT_WIDTH)))
         return column
 
@@ -235,9 +228,9 @@ class FirstRunDialog(QDialog):
         row = QHBoxLayout()
         row.setSpacing(10)
         row.addStretch(1)
-        self.not_now = QPushButton("Not now")
+        self.not_now = QPushButton(labels.NOT_NOW)
         self.not_now.clicked.connect(self.reject)
-        self.agree = QPushButton("Agree and start")
+        self.agree = QPushButton(labels.AGREE)
         self.agree.setObjectName("primary")
         self.agree.setDefault(True)
         self.agree.clicked.connect(self.accept)
@@ -255,7 +248,7 @@ class FirstRunDialog(QDialog):
         return row
 
     def _show_cpu(self, percent: int) -> None:
-        self.cpu_value.setText(f"{percent} % of this computer's processor")
+        self.cpu_value.setText(labels.cpu_share(percent))
 
     def consent(self) -> Consent:
         return Consent(self.cpu_slider.value() / 100, self.start_at_login.isChecked())

@@ -17,8 +17,8 @@ from typing import Any, Literal
 
 from PySide6.QtCore import QObject, QTimer
 
-from ..core import economics as econ
-from .actions import short_credits
+from . import display
+from .display import labels
 from .model import AppModel
 
 Level = Literal["info", "error"]
@@ -36,8 +36,7 @@ class CreditSummary:
     tasks: int
 
     def text(self) -> str:
-        tasks = "1 task" if self.tasks == 1 else f"{self.tasks:,} tasks"
-        return f"You earned {short_credits(self.micro / econ.MICRO)} credits for {tasks}"
+        return display.credits_earned(self.micro, self.tasks)
 
 
 class CreditBatcher:
@@ -97,11 +96,6 @@ class ErrorGate:
         return True
 
 
-def _sentence(text: str) -> str:
-    text = text.strip()
-    return text[:1].upper() + text[1:] if text else text
-
-
 class Notifier(QObject):
     """Shows batched credit and error notifications through `show(title, message, level)`."""
 
@@ -139,13 +133,13 @@ class Notifier(QObject):
                 self.credits.add(micro, self.clock())
                 self.flush()
         elif kind == "error":
-            self.on_error(str(event.get("message") or "the node reported an error"))
+            self.on_error(str(event.get("message") or labels.NODE_ERROR))
 
     def on_error(self, message: str) -> None:
         if self.enabled and self.errors.allow(message, self.clock()):
-            self.show("edgenet", _sentence(message), "error")
+            self.show(labels.APP_NAME, display.sentence(message), "error")
 
     def flush(self) -> None:
         summary = self.credits.take(self.clock()) if self.enabled else None
         if summary is not None:
-            self.show("edgenet", summary.text(), "info")
+            self.show(labels.APP_NAME, summary.text(), "info")

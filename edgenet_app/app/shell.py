@@ -14,7 +14,7 @@ from ..core.errors import EdgenetError
 from .actions import Commands
 from .model import AppModel
 from .notify import Level, Notifier
-from .settings.dialog import SettingsDialog
+from .settings import SettingsDialog
 from .tray import Tray
 from .window import MainWindow
 

@@ -5,6 +5,10 @@ every colour from one `Theme`, chosen from the system: the colour scheme Qt repo
 (`QStyleHints.colorScheme`, Qt 6.5+), or, where the platform does not say (offscreen,
 some X11 desktops), the lightness of the application palette. `apply_palette` forces one
 scheme on the whole application (screenshots, tests).
+
+Form text (help, notes, errors: the settings dialog) takes its colours from the widget's own
+palette instead (`muted_color`, `error_color`, `note_color`, `accent_color`), so it reads
+well in light and dark themes alike.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
+from PySide6.QtWidgets import QWidget
 
 
 @dataclass(frozen=True)
@@ -132,3 +137,36 @@ def apply_palette(app: QGuiApplication, scheme: Qt.ColorScheme) -> Theme:
         app.styleHints().setColorScheme(scheme)
     app.setPalette(palette_for(theme))
     return theme
+
+
+# -- form text colours, from a widget's palette -------------------------------------------
+
+
+def is_dark(widget: QWidget) -> bool:
+    return widget.palette().color(QPalette.ColorRole.Window).lightnessF() < 0.5
+
+
+def muted_color(widget: QWidget) -> QColor:
+    """Secondary text: the text colour blended halfway towards the background."""
+    pal = widget.palette()
+    fg, bg = pal.color(QPalette.ColorRole.WindowText), pal.color(QPalette.ColorRole.Window)
+    t = 0.42
+    return QColor.fromRgbF(
+        fg.redF() * (1 - t) + bg.redF() * t,
+        fg.greenF() * (1 - t) + bg.greenF() * t,
+        fg.blueF() * (1 - t) + bg.blueF() * t,
+    )
+
+
+def error_color(widget: QWidget) -> QColor:
+    """A muted red that stays readable on the background."""
+    return QColor("#ef7b72") if is_dark(widget) else QColor("#b3261e")
+
+
+def note_color(widget: QWidget) -> QColor:
+    """An amber for notes such as "set by the config file"."""
+    return QColor("#e0b350") if is_dark(widget) else QColor("#8a5a00")
+
+
+def accent_color(widget: QWidget) -> QColor:
+    return widget.palette().color(QPalette.ColorRole.Highlight)

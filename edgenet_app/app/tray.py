@@ -15,16 +15,9 @@ from typing import Any
 from PySide6.QtGui import QFont, QIcon, QPalette
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon, QWidget
 
-from . import icons
-from .actions import (
-    STATE_TITLES,
-    Commands,
-    credits_line,
-    is_paused,
-    reason_text,
-    state_of,
-    tooltip,
-)
+from . import display, icons
+from .actions import Commands, is_paused
+from .display import labels
 from .model import AppModel
 
 
@@ -35,7 +28,9 @@ class TrayMenu(QMenu):
         super().__init__(parent)
         self.model = model
         self.commands = commands
-        self.snooze_menu = QMenu("Snooze", self)  # kept: clear() would leak a new one each time
+        self.snooze_menu = QMenu(
+            labels.SNOOZE, self
+        )  # kept: clear() would leak a new one each time
         commands.fill_snooze_menu(self.snooze_menu)
         self.aboutToShow.connect(self.rebuild)
         self.rebuild()
@@ -43,13 +38,13 @@ class TrayMenu(QMenu):
     def rebuild(self) -> None:
         self.clear()
         status, connected = self.model.status, self.model.connected
-        state = state_of(status, connected)
-        title = self.addAction(icons.state_icon(state), STATE_TITLES[state])
+        state = display.state_of(status, connected)
+        title = self.addAction(icons.state_icon(state), display.STATE_TITLES[state])
         font = QFont(self.font())
         font.setBold(True)
         title.setFont(font)
-        self.addAction(reason_text(status, connected))
-        self.addAction(credits_line(status))
+        self.addAction(display.reason_text(status, connected))
+        self.addAction(display.credits_line(status))
         for info in self.actions():
             info.setEnabled(False)
         self.addSeparator()
@@ -58,25 +53,25 @@ class TrayMenu(QMenu):
         lit = self.palette().color(QPalette.ColorRole.HighlightedText)
         c, can = self.commands, connected
         if is_paused(status):
-            act = c.add_action(self, "Resume", c.resume, enabled=can)
+            act = c.add_action(self, labels.RESUME, c.resume, enabled=can)
             act.setIcon(icons.action_icon("resume", ink, lit))
         else:
-            act = c.add_action(self, "Pause", c.pause, enabled=can)
+            act = c.add_action(self, labels.PAUSE, c.pause, enabled=can)
             act.setIcon(icons.action_icon("pause", ink, lit))
         self.snooze_menu.setIcon(icons.action_icon("snooze", ink, lit))
         self.addMenu(self.snooze_menu).setEnabled(can and not is_paused(status))
         act = c.add_action(
-            self, "Finish current tasks, then pause", c.finish_then_pause,
+            self, labels.FINISH_THEN_PAUSE, c.finish_then_pause,
             enabled=can and not is_paused(status),
         )  # fmt: skip
         act.setIcon(icons.action_icon("finish", ink, lit))
         self.addSeparator()
-        act = c.add_action(self, "Open dashboard", c.dashboardRequested.emit)
+        act = c.add_action(self, labels.OPEN_DASHBOARD, c.dashboardRequested.emit)
         act.setIcon(icons.action_icon("dashboard", ink, lit))
-        act = c.add_action(self, "Settings…", c.settingsRequested.emit)
+        act = c.add_action(self, labels.SETTINGS, c.settingsRequested.emit)
         act.setIcon(icons.action_icon("settings", ink, lit))
         self.addSeparator()
-        act = c.add_action(self, "Quit edgenet", c.quitRequested.emit)
+        act = c.add_action(self, labels.QUIT_APP, c.quitRequested.emit)
         act.setIcon(icons.action_icon("quit", ink, lit))
 
     def texts(self) -> list[str]:
@@ -101,13 +96,13 @@ class Tray(QSystemTrayIcon):
         self._on_status(model.status)
 
     def _on_status(self, status: dict[str, Any]) -> None:
-        state = state_of(status, self.model.connected)
+        state = display.state_of(status, self.model.connected)
         if state != self.state:
             self.state = state
             if state not in self._icons:
                 self._icons[state] = icons.state_icon(state)
             self.setIcon(self._icons[state])
-        self.setToolTip(tooltip(status, self.model.connected))
+        self.setToolTip(display.tray_tooltip(status, self.model.connected))
 
     def _on_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
         if reason in (

@@ -25,14 +25,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from . import icons
-from .actions import STATE_TITLES, Commands, is_paused, reason_text, state_of
+from . import display, icons
+from .actions import Commands, is_paused
 from .dashboard import Dashboard
+from .display import labels
 from .model import AppModel
 
-NO_TRAY_NOTICE = (
-    "Your desktop has no system tray; edgenet runs in this window. Closing it quits edgenet."
-)
 MAX_BANNERS = 3
 BANNER_TIMEOUT_MS = 20_000
 LEVEL_COLOURS = {"notice": "#3b82f6", "info": "#1f9d63", "error": "#d64545"}
@@ -66,9 +64,9 @@ class Banner(QFrame):
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         row.addWidget(self.label, 1)
         close = QToolButton()
-        close.setText("✕")
+        close.setText(labels.DISMISS_GLYPH)
         close.setAutoRaise(True)
-        close.setToolTip("Dismiss")
+        close.setToolTip(labels.DISMISS)
         close.clicked.connect(lambda _=False: self.dismiss())
         row.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
 
@@ -96,7 +94,7 @@ class StatusChip(QWidget):
 
     def show_state(self, state: str, reason: str) -> None:
         self.icon.setPixmap(icons.state_icon(state).pixmap(22, 22))
-        self.text.setText(STATE_TITLES[state])
+        self.text.setText(display.STATE_TITLES[state])
         self.setToolTip(reason)
 
 
@@ -113,7 +111,7 @@ class MainWindow(QMainWindow):
         self.model = model
         self.commands = commands
         self.standalone = standalone
-        self.setWindowTitle("edgenet")
+        self.setWindowTitle(labels.APP_NAME)
         self.setObjectName("mainWindow")
         self._build_toolbar()
         body = QWidget()
@@ -134,7 +132,7 @@ class MainWindow(QMainWindow):
         self.notice: Banner | None = None
         self._look: tuple[str, bool, str] | None = None
         if standalone:
-            self.notice = self.show_banner(NO_TRAY_NOTICE, "notice", timeout_ms=0)
+            self.notice = self.show_banner(labels.NO_TRAY_NOTICE, "notice", timeout_ms=0)
         model.statusChanged.connect(self._refresh)
         model.connectedChanged.connect(lambda _ok: self._refresh(model.status))
         self._refresh(model.status)
@@ -144,7 +142,7 @@ class MainWindow(QMainWindow):
 
     def _build_toolbar(self) -> None:
         c = self.commands
-        bar = QToolBar("Actions")
+        bar = QToolBar(labels.TOOLBAR)
         bar.setObjectName("actions")
         bar.setMovable(False)
         bar.setFloatable(False)
@@ -153,26 +151,26 @@ class MainWindow(QMainWindow):
         self.chip = StatusChip()
         bar.addWidget(self.chip)
         bar.addSeparator()
-        self.toggle_action = bar.addAction("Pause")
+        self.toggle_action = bar.addAction(labels.PAUSE)
         self.toggle_action.triggered.connect(lambda _=False: c.toggle())
         self.snooze_menu = QMenu(self)
         c.fill_snooze_menu(self.snooze_menu)
         self.snooze_button = QToolButton()
-        self.snooze_button.setText("Snooze ▾")
+        self.snooze_button.setText(labels.SNOOZE_BUTTON)
         self.snooze_button.setStyleSheet("QToolButton::menu-indicator { image: none; width: 0; }")
         self.snooze_button.setMenu(self.snooze_menu)
         self.snooze_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.snooze_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         bar.addWidget(self.snooze_button)
-        self.finish_action = bar.addAction("Finish tasks, then pause")
-        self.finish_action.setToolTip("Finish current tasks, then pause")
+        self.finish_action = bar.addAction(labels.FINISH_THEN_PAUSE_SHORT)
+        self.finish_action.setToolTip(labels.FINISH_THEN_PAUSE)
         self.finish_action.triggered.connect(lambda _=False: c.finish_then_pause())
         spacer = QWidget()
         spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         bar.addWidget(spacer)
-        self.settings_action = bar.addAction("Settings…")
+        self.settings_action = bar.addAction(labels.SETTINGS)
         self.settings_action.triggered.connect(lambda _=False: c.settingsRequested.emit())
-        self.quit_action = bar.addAction("Quit")
+        self.quit_action = bar.addAction(labels.QUIT)
         self.quit_action.triggered.connect(lambda _=False: c.quitRequested.emit())
         self.addToolBar(bar)
         self.toolbar = bar
@@ -180,9 +178,9 @@ class MainWindow(QMainWindow):
     def _refresh(self, status: dict[str, Any]) -> None:
         """Follow the status (every poll: only what changed is redrawn)."""
         connected = self.model.connected
-        state = state_of(status, connected)
+        state = display.state_of(status, connected)
         paused = is_paused(status)
-        self.chip.setToolTip(reason_text(status, connected))
+        self.chip.setToolTip(display.reason_text(status, connected))
         self.toggle_action.setEnabled(connected)
         self.snooze_button.setEnabled(connected and not paused)
         self.finish_action.setEnabled(connected and not paused)
@@ -191,8 +189,8 @@ class MainWindow(QMainWindow):
         if look == self._look:
             return
         self._look = look
-        self.chip.show_state(state, reason_text(status, connected))
-        self.toggle_action.setText("Resume" if paused else "Pause")
+        self.chip.show_state(state, display.reason_text(status, connected))
+        self.toggle_action.setText(labels.RESUME if paused else labels.PAUSE)
         self.toggle_action.setIcon(icons.action_icon("resume" if paused else "pause", ink))
         self.snooze_button.setIcon(icons.action_icon("snooze", ink))
         self.finish_action.setIcon(icons.action_icon("finish", ink))

@@ -32,7 +32,9 @@ from PySide6.QtGui import QAction, QImage
 from PySide6.QtWidgets import QApplication, QMenu
 
 from edgenet_app.app import icons
-from edgenet_app.app.actions import Commands, seconds_until_tomorrow, tooltip
+from edgenet_app.app.actions import Commands, seconds_until_tomorrow
+from edgenet_app.app.display import tray_tooltip
+from edgenet_app.app.display.labels import NO_TRAY_NOTICE
 from edgenet_app.app.fake import FakeSource
 from edgenet_app.app.first_run import (
     FIRST_RUN_FLAG,
@@ -46,7 +48,7 @@ from edgenet_app.app.model import AppModel
 from edgenet_app.app.notify import CreditBatcher, CreditSummary, ErrorGate, Notifier
 from edgenet_app.app.shell import Shell
 from edgenet_app.app.tray import Tray, TrayMenu
-from edgenet_app.app.window import NO_TRAY_NOTICE, Banner
+from edgenet_app.app.window import Banner
 from edgenet_app.core.errors import NodeError, NoRelayError
 from edgenet_app.core.settings import get_setting
 from edgenet_app.runtime.control.client import ControlError
@@ -253,7 +255,7 @@ def test_tray_icon_and_tooltip_follow_state(
         seen[state] = tray.icon().pixmap(32, 32).toImage()
     assert all(seen[a] != seen[b] for a in STATES for b in STATES if a < b)
     assert tray.toolTip() == "edgenet — offline · 1,284.5 credits"
-    assert tooltip({}, False) == "edgenet — offline"
+    assert tray_tooltip({}, False) == "edgenet — offline"
 
 
 # -- without a system tray --------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The settings dialog (app/settings_dialog.py): generated from the schema, validated as you
+"""The settings dialog (app/settings/): generated from the schema, validated as you
 type, applied live through the model, and the schedule grid <-> text converter.
 
 Runs offscreen with FakeSource (which validates with the real schema); coroutines run on a
@@ -8,10 +8,14 @@ qasync loop, as in the app.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Coroutine, Iterator
 from typing import Any
 
 import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before Qt is loaded
+
 import qasync  # type: ignore[import-untyped]
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -20,8 +24,8 @@ from PySide6.QtWidgets import QApplication, QDialog, QScrollArea
 
 from edgenet_app.app.fake import FakeSource
 from edgenet_app.app.model import AppModel
+from edgenet_app.app.settings import SettingsDialog, humanise, layout_settings
 from edgenet_app.app.settings import fields as sf
-from edgenet_app.app.settings.dialog import SettingsDialog, humanise, layout_settings
 from edgenet_app.app.settings.schedule_grid import (
     EMPTY_GRID,
     FULL_GRID,

@@ -1,9 +1,10 @@
 """The settings dialog, generated from the one settings schema (`edgenet_app.core.settings`).
 
-Every declared setting gets an editor (`setting_fields.make_field` picks one from its type,
-bounds and unit), placed on one of four pages (`settings_pages.layout_settings`: hand-placed
-where order matters, by group otherwise). A setting added to the schema therefore appears here
-without a code change.
+Every declared setting gets an editor (`fields.make_field` picks one from its type, bounds
+and unit), placed on one of four pages (`pages.layout_settings`: hand-placed where order
+matters, by group otherwise; `page_widgets.build_page` lays each page out). A setting added
+to the schema therefore appears here without a code change. The dialog's own wording comes
+from display.labels.
 
 - **Validation as you type**: each field's value goes through the schema's own `validate`
   after every edit; the schema's message is shown under the field (setting keys replaced by
@@ -32,70 +33,35 @@ import re
 from collections.abc import Coroutine, Mapping
 from typing import Any
 
-from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QColor, QFont, QIcon, QPalette, QShowEvent
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QShowEvent
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFrame,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
-    QListWidget,
     QListWidgetItem,
     QPushButton,
-    QScrollArea,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from ...core.errors import EdgenetError, SettingsError
-from ...core.settings import Setting, SettingValue, defaults, get_setting, rule_violations, validate
+from ...core.settings import SettingValue, defaults, get_setting, rule_violations, validate
 from ...runtime.platform import autostart
-from ..form_style import error_color, muted_color, note_color
-from ..icons import action_icon
+from .. import display
+from ..display import labels
 from ..model import AppModel
-from .fields import (
-    ChoicesField,
-    LinesField,
-    PercentField,
-    ScheduleField,
-    SettingField,
-    bad_items,
-    make_field,
-)
-from .pages import (
-    DEPENDS,
-    PAGES,
-    SOURCE_NOTES,
-    Page,
-    Section,
-    SettingRow,
-    humanise,
-    layout_settings,
-)
-from .schedule_grid import grid_from_schedule, schedule_from_grid
+from ..theme import error_color, muted_color, note_color
+from .fields import LinesField, PercentField, SettingField, bad_items
+from .page_widgets import SettingRow, build_page, make_sidebar, page_icon
+from .pages import DEPENDS, PAGES, humanise, layout_settings
 
-__all__ = [
-    "PAGES",
-    "Page",
-    "Section",
-    "SettingsDialog",
-    "grid_from_schedule",
-    "humanise",
-    "layout_settings",
-    "schedule_from_grid",
-]
+__all__ = ["SettingsDialog"]
 
 log = logging.getLogger("edgenet.app")
-
-PAGE_GLYPHS = {
-    "contribution": "cpu",
-    "when": "snooze",
-    "network": "bandwidth",
-    "system": "settings",
-}
 
 
 def _normalise(values: Mapping[str, Any]) -> dict[str, SettingValue]:
@@ -117,7 +83,7 @@ class SettingsDialog(QDialog):
     def __init__(self, model: AppModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model = model
-        self.setWindowTitle("edgenet settings")
+        self.setWindowTitle(labels.SETTINGS_TITLE)
         self.setObjectName("settings-dialog")
         self.fields: dict[str, SettingField] = {}
         self.rows: dict[str, SettingRow] = {}
@@ -132,7 +98,7 @@ class SettingsDialog(QDialog):
         self._build()
         for key, field in self.fields.items():
             field.set_value(self.baseline[key])
-        self._set_status("Loading settings…")
+        self._set_status(labels.LOADING)
         model.settingsChanged.connect(self._on_settings_changed)
         self._revalidate()
 
@@ -141,25 +107,22 @@ class SettingsDialog(QDialog):
     def _build(self) -> None:
         self.resize(900, 700)
         self.setMinimumSize(760, 520)
-        self.sidebar = QListWidget()
-        self.sidebar.setObjectName("pages")
-        self.sidebar.setFixedWidth(176)
-        self.sidebar.setFrameShape(QFrame.Shape.NoFrame)
-        self.sidebar.setIconSize(QSize(18, 18))
-        self.sidebar.setStyleSheet(
-            "QListWidget#pages { background: palette(alternate-base); padding: 10px 8px; "
-            "outline: 0; }"
-            "QListWidget#pages::item { padding: 8px 10px; border-radius: 6px; margin: 1px 0; }"
-            "QListWidget#pages::item:selected { background: palette(highlight); "
-            "color: palette(highlighted-text); }"
-        )
+        self.sidebar = make_sidebar()
         self.stack = QStackedWidget()
         self.restore_buttons: list[QPushButton] = []
         for index, (page, sections) in enumerate(layout_settings()):
-            item = QListWidgetItem(self._page_icon(page.key), page.title)
+            item = QListWidgetItem(page_icon(self, page.key), page.title)
             item.setData(Qt.ItemDataRole.UserRole, page.key)
             self.sidebar.addItem(item)
-            self.stack.addWidget(self._build_page(index, page, sections))
+            built = build_page(self, page, sections)
+            built.restore.clicked.connect(lambda _c=False, i=index: self.restore_defaults(i))
+            self.restore_buttons.append(built.restore)
+            for r in built.rows:
+                r.field.edited.connect(self._revalidate)
+                self.fields[r.setting.key] = r.field
+                self.rows[r.setting.key] = r
+                self.page_of[r.setting.key] = index
+            self.stack.addWidget(built.scroll)
         self.sidebar.currentRowChanged.connect(self.stack.setCurrentIndex)
         self.sidebar.setCurrentRow(0)
 
@@ -209,106 +172,6 @@ class SettingsDialog(QDialog):
         outer.addLayout(body, 1)
         outer.addWidget(line)
         outer.addLayout(footer)
-
-    def _page_icon(self, page: str) -> QIcon:
-        """The page's glyph in the text colour, white when selected."""
-        glyph = PAGE_GLYPHS.get(page, "settings")
-        icon = action_icon(glyph, muted_color(self))
-        selected = action_icon(glyph, self.palette().color(QPalette.ColorRole.HighlightedText))
-        for size in (16, 18, 20, 24, 32):
-            icon.addPixmap(selected.pixmap(size, size), QIcon.Mode.Selected)
-        return icon
-
-    def _build_page(
-        self, index: int, page: Page, sections: list[tuple[str, list[Setting]]]
-    ) -> QWidget:
-        content = QWidget()
-        content.setObjectName(f"page:{page.key}")
-        lay = QVBoxLayout(content)
-        lay.setContentsMargins(28, 20, 28, 24)
-        lay.setSpacing(0)
-
-        header = QHBoxLayout()
-        titles = QVBoxLayout()
-        titles.setSpacing(2)
-        title = QLabel(page.title)
-        font = QFont(title.font())
-        font.setPointSizeF(font.pointSizeF() * 1.45)
-        font.setWeight(QFont.Weight.DemiBold)
-        title.setFont(font)
-        subtitle = QLabel(page.subtitle)
-        subtitle.setWordWrap(True)
-        subtitle.setStyleSheet(f"color: {muted_color(self).name()}")
-        titles.addWidget(title)
-        titles.addWidget(subtitle)
-        restore = QPushButton("Restore defaults")
-        restore.setObjectName(f"restore:{page.key}")
-        restore.setAutoDefault(False)
-        restore.setToolTip("Put every setting on this page back to its default (then Apply)")
-        restore.clicked.connect(lambda _c=False, i=index: self.restore_defaults(i))
-        self.restore_buttons.append(restore)
-        header.addLayout(titles, 1)
-        header.addWidget(restore, 0, Qt.AlignmentFlag.AlignTop)
-        lay.addLayout(header)
-
-        grid = QGridLayout()
-        grid.setContentsMargins(0, 0, 0, 0)
-        grid.setHorizontalSpacing(18)
-        grid.setVerticalSpacing(0)
-        grid.setColumnStretch(1, 1)
-        row = 0
-        section_font = QFont(self.font())
-        section_font.setWeight(QFont.Weight.DemiBold)
-        section_font.setPointSizeF(section_font.pointSizeF() * 1.08)
-        for title_text, settings in sections:
-            heading = QLabel(title_text)
-            heading.setFont(section_font)
-            heading.setContentsMargins(0, 18, 0, 8)
-            grid.addWidget(heading, row, 0, 1, 2)
-            row += 1
-            for setting in settings:
-                field = make_field(setting)
-                field.edited.connect(self._revalidate)
-                r = SettingRow(setting, field, self)
-                self.fields[setting.key] = field
-                self.rows[setting.key] = r
-                self.page_of[setting.key] = index
-                row = self._place(grid, row, r)
-        lay.addLayout(grid)
-        lay.addStretch(1)
-
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setWidget(content)
-        return scroll
-
-    @staticmethod
-    def _place(grid: QGridLayout, row: int, r: SettingRow) -> int:
-        """Put a setting's widgets on the page grid; wide editors span both columns."""
-        wide = isinstance(r.field, ScheduleField) or (
-            isinstance(r.field, ChoicesField) and r.setting.key == "task_kinds"
-        )
-        stack = QVBoxLayout()
-        stack.setSpacing(4)
-        stack.setContentsMargins(0, 0, 0, 12)
-        if wide:
-            stack.addWidget(r.help)
-            stack.addSpacing(6)
-            stack.addWidget(r.field)
-        else:
-            stack.addWidget(r.field)
-            stack.addWidget(r.help)
-        stack.addWidget(r.note)
-        stack.addWidget(r.error)
-        if wide:
-            grid.addLayout(stack, row, 0, 1, 2)
-        else:
-            r.label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
-            r.label.setContentsMargins(0, 4 if not r.field.inline_label else 0, 0, 0)
-            grid.addWidget(r.label, row, 0)
-            grid.addLayout(stack, row, 1)
-        return row + 1
 
     # -- values and validation -----------------------------------------------------------
 
@@ -367,7 +230,7 @@ class SettingsDialog(QDialog):
         for i in range(self.sidebar.count()):
             item = self.sidebar.item(i)
             page = PAGES[i].title if i < len(PAGES) else item.text()
-            item.setText(f"{page}  ⚠" if i in bad_pages else page)
+            item.setText(labels.page_with_problems(page) if i in bad_pages else page)
             item.setForeground(
                 QColor(error_color(self)) if i in bad_pages else self.palette().text()
             )
@@ -375,8 +238,8 @@ class SettingsDialog(QDialog):
         if errors and not self.busy:
             order = list(self.fields)
             keys = sorted(errors, key=lambda k: (self.page_of[k], order.index(k)))
-            where = [f"{get_setting(k).label} ({PAGES[self.page_of[k]].title})" for k in keys]
-            self._set_status(f"Fix before applying: {', '.join(where)}.", error=True)
+            where = [(get_setting(k).label, PAGES[self.page_of[k]].title) for k in keys]
+            self._set_status(labels.fix_before_applying(where), error=True)
         elif not self.busy and self.status.property("kind") == "error" and self.loaded:
             self._set_status("")
 
@@ -389,7 +252,11 @@ class SettingsDialog(QDialog):
             value = values.get(key)
             if isinstance(self.fields.get(key), PercentField) and isinstance(value, float):
                 number = re.escape(repr(value))
-                message = re.sub(rf"(?<![\w.]){number}(?![\w]|\.\d)", f"{value * 100:g} %", message)
+                message = re.sub(
+                    rf"(?<![\w.]){number}(?![\w]|\.\d)",
+                    display.format_exact_percent(value),
+                    message,
+                )
         return message
 
     def _update_buttons(self) -> None:
@@ -427,17 +294,14 @@ class SettingsDialog(QDialog):
         self.sources = dict(answer.get("sources", {}))
         for key, r in self.rows.items():
             notes = []
-            source_note = SOURCE_NOTES.get(self.sources.get(key, ""))
+            source_note = labels.SOURCE_NOTES.get(self.sources.get(key, ""))
             if source_note:
                 notes.append(source_note)
             if key == "start_at_login" and self._autostart_drift():
-                system = "starts" if self.autostart_enabled else "does not start"
-                notes.append(
-                    f"Your system currently {system} edgenet at login; Apply to make it match."
-                )
+                notes.append(labels.autostart_drift(bool(self.autostart_enabled)))
             r.set_note(" ".join(notes))
         warnings = [str(w) for w in answer.get("warnings", [])]
-        self.banner.setText("\n".join(f"⚠ {w}" for w in warnings))
+        self.banner.setText("\n".join(labels.warning_line(w) for w in warnings))
         self.banner.setVisible(bool(warnings))
         self._revalidate()
 
@@ -464,7 +328,7 @@ class SettingsDialog(QDialog):
         try:
             answer = await self.model.load_settings()
         except EdgenetError as exc:
-            self._set_status(f"Could not load the settings: {exc}", error=True)
+            self._set_status(labels.could_not_load(exc), error=True)
             return
         finally:
             self.busy = False
@@ -487,11 +351,11 @@ class SettingsDialog(QDialog):
         changed = self.changes()
         drift = self._autostart_drift()
         if not changed and not drift:
-            self._set_status("Nothing to apply.")
+            self._set_status(labels.NOTHING_TO_APPLY)
             return True
         self.busy = True
         self._update_buttons()
-        self._set_status("Applying…")
+        self._set_status(labels.APPLYING)
         try:
             result: Mapping[str, Any] = {}
             if changed:
@@ -499,7 +363,7 @@ class SettingsDialog(QDialog):
                 try:
                     result = await self.model.apply_settings(payload)
                 except EdgenetError as exc:
-                    self._set_status(f"Not applied: {exc}", error=True)
+                    self._set_status(labels.not_applied(exc), error=True)
                     return False
             problem = self._apply_autostart(changed, drift)
             if result:
@@ -507,15 +371,9 @@ class SettingsDialog(QDialog):
             shadowed = [
                 get_setting(k).label for k in result.get("shadowed", []) if k in self.fields
             ]
-            message = "Saved and applied."
-            if shadowed:
-                message += (
-                    f" Still overridden by the config file or command line: {', '.join(shadowed)}."
-                )
+            message = labels.saved(shadowed)
             if problem:
-                self._set_status(
-                    f"{message} But start at login could not be changed: {problem}", error=True
-                )
+                self._set_status(labels.autostart_failed(message, problem), error=True)
                 return False
             self._set_status(message)
             return True

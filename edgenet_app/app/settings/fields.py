@@ -44,27 +44,12 @@ from PySide6.QtWidgets import (
 
 from ...core.errors import SettingsError
 from ...core.settings import Setting, SettingValue, validate
-from ..form_style import error_color, muted_color
+from .. import display
+from ..display import labels
+from ..theme import error_color, muted_color
 from .schedule_editor import ScheduleEditor
 
 __all__ = ["SettingField", "make_field", "task_kind_text"]
-
-# Human names for the task kinds; the one-line descriptions come from the task registry.
-TASK_KIND_NAMES: dict[str, str] = {
-    "vector_insert": "Vector indexing",
-    "vector_search": "Vector search",
-    "embedding": "Text embeddings",
-    "semantic_match": "Semantic matching",
-    "neural_inference": "Spiking neural networks",
-    "encryption": "Encryption",
-    "compression": "Vector compression",
-    "custom_wasm": "WebAssembly programs",
-}
-
-PLACEHOLDERS: dict[str, str] = {
-    "network.relays": "wss://relay.example.org\nws://192.168.1.20:8765",
-    "network.ice_servers": "stun:stun.example.org:3478\nturn:turn.example.org?transport=tcp",
-}
 
 STEPS: dict[str, int] = {"memory_limit_mb": 64, "bandwidth_limit_kib_s": 128}
 
@@ -72,7 +57,7 @@ STEPS: dict[str, int] = {"memory_limit_mb": 64, "bandwidth_limit_kib_s": 128}
 def task_kind_text(kind: str) -> tuple[str, str]:
     """(human name, one-line description) of a task kind; the registry is imported on first
     use (it loads the executors' libraries), and a kind it cannot load still gets a name."""
-    name = TASK_KIND_NAMES.get(kind, kind.replace("_", " ").capitalize())
+    name = labels.TASK_KIND_NAMES.get(kind, display.kind_label(kind).capitalize())
     try:
         from ...tasks.registry import get_kind
 
@@ -183,8 +168,7 @@ class PercentField(SettingField):
 
     def _show(self) -> None:
         special = next((t for k, t in self._special.items() if _same_number(k, self._value)), None)
-        pct = round(self._value * 100, 4)
-        self.label.setText(special or (f"{pct:.0f} %" if pct == round(pct) else f"{pct:.1f} %"))
+        self.label.setText(special or display.format_slider_percent(self._value))
 
     def raw(self) -> object:
         return self._value
@@ -198,17 +182,6 @@ class PercentField(SettingField):
         self._show()
 
 
-def _human_seconds(seconds: int) -> str:
-    if seconds == 0:
-        return "at once"
-    parts = []
-    for size, name in ((3600, "h"), (60, "min"), (1, "s")):
-        if seconds >= size:
-            parts.append(f"{seconds // size} {name}")
-            seconds %= size
-    return " ".join(parts)
-
-
 def _machine_memory() -> str:
     try:
         import psutil
@@ -216,12 +189,12 @@ def _machine_memory() -> str:
         total = psutil.virtual_memory().total
     except Exception:
         return ""
-    return f"of {total / 1024**3:.1f} GB on this computer"
+    return labels.machine_memory(total)
 
 
 # Extra text shown right of a number: key -> value -> text.
 SIDE_TEXT: dict[str, Callable[[float], str]] = {
-    "idle.min_idle_seconds": lambda v: f"= {_human_seconds(int(v))}" if v >= 60 else "",
+    "idle.min_idle_seconds": labels.idle_after_side,
     "memory_limit_mb": lambda v: _machine_memory(),
 }
 
@@ -232,7 +205,7 @@ class NumberField(SettingField):
     def __init__(self, setting: Setting, parent: QWidget | None = None) -> None:
         super().__init__(setting, parent)
         suffix, special = _unit_parts(setting.unit)
-        suffix = {"seconds": "s"}.get(suffix, suffix)
+        suffix = labels.UNIT_SUFFIXES.get(suffix, suffix)
         self.is_int = setting.type is int
         self.spin: QSpinBox | QDoubleSpinBox
         if self.is_int:
@@ -386,7 +359,9 @@ class LinesField(SettingField):
         self.edit.setTabChangesFocus(True)
         self.edit.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         self.edit.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
-        self.edit.setPlaceholderText(PLACEHOLDERS.get(setting.key, "One item per line"))
+        self.edit.setPlaceholderText(
+            labels.LINE_PLACEHOLDERS.get(setting.key, labels.ONE_ITEM_PER_LINE)
+        )
         line = self.edit.fontMetrics().lineSpacing()
         self.edit.setFixedHeight(line * 4 + 14)
         self.edit.textChanged.connect(self.edited.emit)

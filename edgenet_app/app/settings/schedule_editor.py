@@ -34,7 +34,8 @@ from PySide6.QtWidgets import (
 
 from ...core.errors import SettingsError
 from ...core.schedule import DAYS
-from ..form_style import accent_color, muted_color, note_color
+from ..display import UNKNOWN, WEEKDAYS, labels
+from ..theme import accent_color, muted_color, note_color
 from .schedule_grid import (
     HOURS,
     PRESETS,
@@ -47,7 +48,6 @@ from .schedule_grid import (
 
 __all__ = ["HourGrid", "ScheduleEditor"]
 
-DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 CELL_H = 24
 GAP = 2
 
@@ -75,9 +75,9 @@ class HourGrid(QWidget):
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.setAccessibleName("Allowed hours per weekday")
+        self.setAccessibleName(labels.HOUR_GRID)
         fm = self.fontMetrics()
-        self._left = max(fm.horizontalAdvance(d) for d in DAY_NAMES) + 14
+        self._left = max(fm.horizontalAdvance(d) for d in WEEKDAYS) + 14
         self._top = fm.height() + 6
 
     # -- model ---------------------------------------------------------------------------
@@ -223,11 +223,9 @@ class HourGrid(QWidget):
             super().keyPressEvent(event)
 
     def _describe(self, day: int, hour: int) -> str:
-        span = f"{DAY_NAMES[day]} {hour:02d}:00–{hour + 1:02d}:00"
         if self._coverage is not None:
-            share = self._coverage[day][hour]
-            return f"{span}: {'allowed' if share == 1 else 'part allowed' if share else 'off'}"
-        return f"{span}: {'allowed' if self._cells[day][hour] else 'off'}"
+            return labels.hour_tip(day, hour, self._coverage[day][hour])
+        return labels.hour_tip(day, hour, 1.0 if self._cells[day][hour] else 0.0)
 
     # -- painting ------------------------------------------------------------------------
 
@@ -247,11 +245,11 @@ class HourGrid(QWidget):
         p.setPen(muted)
         for hour in range(0, HOURS + 1, 3):
             x = self._left + hour * w
-            label = f"{hour:02d}"
+            label = labels.hour_label(hour)
             tw = self.fontMetrics().horizontalAdvance(label)
             x = min(max(x - tw / 2, self._left), self.width() - tw)
             p.drawText(QRectF(x, 0, tw + 1, self._top - 4), Qt.AlignmentFlag.AlignBottom, label)
-        for day, name in enumerate(DAY_NAMES):
+        for day, name in enumerate(WEEKDAYS):
             r = QRectF(0, self._top + day * CELL_H, self._left - 10, CELL_H)
             p.setPen(text if day < 5 else muted)
             p.drawText(r, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, name)
@@ -332,13 +330,13 @@ class ScheduleEditor(QWidget):
         legend.setSpacing(6)
         legend.setContentsMargins(self.grid._left, 0, 0, 0)
         for color, label in (
-            (accent_color(self), "Allowed"),
-            (_blend(window, text_c, 0.09), "Not allowed"),
+            (accent_color(self), labels.ALLOWED),
+            (_blend(window, text_c, 0.09), labels.NOT_ALLOWED),
         ):
             legend.addWidget(_Swatch(color))
             legend.addWidget(QLabel(label))
             legend.addSpacing(10)
-        hint = QLabel("Click or drag across hours; click a day or an hour to toggle it all.")
+        hint = QLabel(labels.GRID_HINT)
         hint.setStyleSheet(f"color: {muted_color(self).name()}")
         legend.addStretch(1)
         legend.addWidget(hint)
@@ -348,18 +346,18 @@ class ScheduleEditor(QWidget):
         self.summary.setFont(mono)
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.summary.setWordWrap(True)
-        self.text_button = QPushButton("Edit as text")
+        self.text_button = QPushButton(labels.EDIT_AS_TEXT)
         self.text_button.setObjectName("edit-as-text")
         self.text_button.setCheckable(True)
         self.text_button.setAutoDefault(False)
         self.text_button.toggled.connect(self._show_text_edit)
-        caption = QLabel("As text:")
+        caption = QLabel(labels.AS_TEXT)
         caption.setStyleSheet(f"color: {muted_color(self).name()}")
         self.text_edit = QLineEdit()
         self.text_edit.setObjectName("schedule-text")
         self.text_edit.setFont(mono)
-        self.text_edit.setPlaceholderText("always | never | mon-fri 09:00-17:30, sat 10:00-12:00")
-        self.text_edit.setAccessibleName("Schedule as text")
+        self.text_edit.setPlaceholderText(labels.SCHEDULE_PLACEHOLDER)
+        self.text_edit.setAccessibleName(labels.SCHEDULE_AS_TEXT)
         self.text_edit.textEdited.connect(self._text_edited)
         self.text_edit.hide()
         self.text_button.clicked.connect(lambda on: self.text_edit.setFocus() if on else None)
@@ -423,7 +421,7 @@ class ScheduleEditor(QWidget):
     def _show_text_edit(self, on: bool) -> None:
         self.text_edit.setVisible(on)
         self.summary.setVisible(not on)
-        self.text_button.setText("Done" if on else "Edit as text")
+        self.text_button.setText(labels.DONE if on else labels.EDIT_AS_TEXT)
 
     def _sync(self) -> None:
         """Bring the grid, summary, note and mode in line with `self._text`."""
@@ -434,19 +432,14 @@ class ScheduleEditor(QWidget):
         except OffGridError:
             fits = False
             self.grid.set_coverage(coverage(self._text))
-            self.note.setText(
-                "This schedule has times that are not on the hour, so the grid shows it "
-                "read-only. Edit the text, or pick a preset to start again in whole hours."
-            )
+            self.note.setText(labels.OFF_GRID_NOTE)
             self.note.show()
         except SettingsError:  # not valid yet: the dialog shows the schema's message
             fits = False
             self.note.hide()
-        self.summary.setText(self._text.strip() or "—")
+        self.summary.setText(self._text.strip() or UNKNOWN)
         if not fits and not self.text_button.isChecked():
             self.text_button.setChecked(True)
         # Back to the grid only when the text fits it.
         self.text_button.setEnabled(fits or not self.text_button.isChecked())
-        self.text_button.setToolTip(
-            "" if fits else "The grid shows whole hours only: edit the text, or pick a preset"
-        )
+        self.text_button.setToolTip("" if fits else labels.OFF_GRID_TIP)

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ...core.schedule import DAYS, MINUTES_PER_DAY, Schedule, parse_schedule
+from ..display import labels
 
 __all__ = [
     "EMPTY_GRID",
@@ -35,11 +36,11 @@ Grid = tuple[tuple[bool, ...], ...]  # 7 days × 24 hours
 FULL_GRID: Grid = tuple(tuple(True for _ in range(HOURS)) for _ in DAYS)
 EMPTY_GRID: Grid = tuple(tuple(False for _ in range(HOURS)) for _ in DAYS)
 
-# name -> schedule text; every preset fits the grid.
+# name (its button's label) -> schedule text; every preset fits the grid.
 PRESETS: dict[str, str] = {
-    "Always": "always",
-    "Never": "never",
-    "Weekday evenings & weekends": "mon-fri 18:00-24:00, sat-sun",
+    labels.PRESET_ALWAYS: "always",
+    labels.PRESET_NEVER: "never",
+    labels.PRESET_EVENINGS: "mon-fri 18:00-24:00, sat-sun",
 }
 
 

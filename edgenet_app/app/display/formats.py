@@ -1,74 +1,26 @@
-"""Words and numbers the dashboard and the tray show (pure: no Qt, no clock read).
+"""Numbers, credits, times and percentages as short text, and values mapped onto chart axes
+(pure: no Qt, no clock read).
 
-Everything here turns the node's status and history (`Node.stats()`, `Node.history()`)
-into short human text, and maps values onto chart axes, so the widgets only lay out and
-paint. The tray menu may reuse `why_line` for its status line.
+Values from the node's status and history (`Node.stats()`, `Node.history()`) become the
+short strings the widgets show ('1 d 13 h', '1,284.51', '#12 of 340', '30 %'); the chart
+axes get their ticks here, so the widgets only lay out and paint.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
-from ..core import economics as econ
+from ...core import economics as econ
 
 MINUTE_S = 60
 HOUR_S = 3600
 DAY_S = 86400
-_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+UNKNOWN = "—"  # a value not known (yet)
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
-# -- the "why am I (not) earning" line ---------------------------------------------------
-
-
-@dataclass(frozen=True)
-class WhyLine:
-    text: str
-    tone: str  # a Theme colour role: "good", "warn", "bad" or "muted"
-    earning: bool
-
-
-def why_line(state: str | None, reason: str | None, *, connected: bool = True) -> WhyLine:
-    """One plain sentence: whether this computer earns right now, why, and what to do.
-
-    `state` and `reason` are `Node.stats()["state"]` and `["reason"]` (core/activity.py).
-    """
-    reason = (reason or "").strip()
-    if not connected:
-        return WhyLine("Not earning: lost contact with the node — reconnecting…", "bad", False)
-    if not state:
-        return WhyLine("Connecting to the node…", "muted", False)
-    if state == "contributing":
-        return WhyLine(f"Earning: {reason or 'accepting tasks'}", "good", True)
-    if state == "paused":
-        if reason.startswith("finishing"):
-            return WhyLine(f"{reason[:1].upper()}{reason[1:]} — no new tasks", "warn", True)
-        if reason.startswith("snoozed"):
-            return WhyLine(
-                f"Not earning: {reason} — Resume from the tray menu to start sooner", "warn", False
-            )
-        if reason.startswith("outside the schedule"):
-            return WhyLine(f"Not earning: {reason} — change the hours in Settings", "muted", False)
-        if not reason or reason == "paused by the user":
-            return WhyLine("Not earning: paused by you — Resume from the tray menu", "warn", False)
-        return WhyLine(f"Not earning: {reason} — Resume from the tray menu", "warn", False)
-    if state == "on_battery":
-        return WhyLine(f"Not earning: {reason or 'on battery'} — plug in to resume", "warn", False)
-    if state == "waiting_for_idle":
-        if reason.startswith("other programs"):
-            hint = "work resumes when they quieten down"
-        else:
-            hint = "work resumes once the computer is idle"
-        return WhyLine(f"Not earning: {reason or 'the computer is in use'} — {hint}", "warn", False)
-    if state == "offline":
-        return WhyLine(
-            f"Not earning: {reason or 'no peer connected'} — checking the network…", "bad", False
-        )
-    return WhyLine(f"Not earning: {reason or state}", "muted", False)
 
 
 # -- numbers -------------------------------------------------------------------------------
@@ -101,14 +53,47 @@ def format_multiplier(multiplier: float) -> str:
     return f"{multiplier:.2f}×"
 
 
+def format_axis_multiplier(multiplier: float) -> str:
+    """A multiplier axis label: '10×'."""
+    return f"{multiplier:.0f}×"
+
+
 def format_percent(fraction: float) -> str:
     return f"{round(fraction * 100):.0f}%"
+
+
+def format_slider_percent(fraction: float) -> str:
+    """A percent slider's label: 0.3 -> '30 %', 0.125 -> '12.5 %'."""
+    pct = round(fraction * 100, 4)
+    return f"{pct:.0f} %" if pct == round(pct) else f"{pct:.1f} %"
+
+
+def format_exact_percent(fraction: float) -> str:
+    """A fraction as a percentage with every digit it needs: 0.5 -> '50 %'."""
+    return f"{fraction * 100:g} %"
+
+
+def format_duration(seconds: int) -> str:
+    """3725 -> '1 h 2 min 5 s'; 0 -> 'at once'."""
+    if seconds == 0:
+        return "at once"
+    parts = []
+    for size, name in ((3600, "h"), (60, "min"), (1, "s")):
+        if seconds >= size:
+            parts.append(f"{seconds // size} {name}")
+            seconds %= size
+    return " ".join(parts)
+
+
+def format_count(count: int) -> str:
+    """1234 -> '1,234'."""
+    return f"{count:,}"
 
 
 def format_rank(rank: Sequence[int] | None) -> str:
     """[12, 340] -> '#12 of 340'; unknown -> '—'."""
     if not rank or len(rank) != 2 or rank[0] <= 0:
-        return "—"
+        return UNKNOWN
     return f"#{rank[0]:,} of {rank[1]:,}"
 
 
@@ -123,6 +108,12 @@ def format_compact(value: float) -> str:
                 return f"{sign}{scaled:.0f}{suffix}"
             return f"{sign}{scaled:.1f}".rstrip("0").rstrip(".") + suffix
     raise AssertionError("unreachable")
+
+
+def brief_credits(value: float) -> str:
+    """Credits (a number) for a menu line: 1,284.5 / 3.25 / 0.15: one decimal from 100 on,
+    two below."""
+    return f"{value:,.1f}" if value >= 100 else f"{value:,.2f}".rstrip("0").rstrip(".")
 
 
 def format_micro(micro: int) -> str:
@@ -148,6 +139,12 @@ def donated_share(cpu_donated_s: float, uptime_s: float, cores: int) -> float:
 
 def kind_label(kind: str) -> str:
     return kind.replace("_", " ")
+
+
+def sentence(text: str) -> str:
+    """`text` stripped, its first letter capitalised."""
+    text = text.strip()
+    return text[:1].upper() + text[1:] if text else text
 
 
 STATUS_TONES = {
@@ -309,7 +306,7 @@ def _clock(t: datetime) -> str:
 
 
 def _day(t: datetime) -> str:
-    return f"{_WEEKDAYS[t.weekday()]} {t.day}"
+    return f"{WEEKDAYS[t.weekday()]} {t.day}"
 
 
 def format_when(ms: int, now_ms: int, tz: tzinfo | None = None) -> str:
@@ -318,14 +315,14 @@ def format_when(ms: int, now_ms: int, tz: tzinfo | None = None) -> str:
     if t.date() == now.date():
         return _clock(t)
     if abs((now - t).total_seconds()) < 6 * DAY_S:
-        return f"{_WEEKDAYS[t.weekday()]} {_clock(t)}"
+        return f"{WEEKDAYS[t.weekday()]} {_clock(t)}"
     return f"{_MONTHS[t.month - 1]} {t.day}"
 
 
 def format_moment(ms: int, tz: tzinfo | None = None) -> str:
     """A full local time for tooltips: 'Tue 4 Jun, 14:02'."""
     t = _local(ms, tz)
-    return f"{_WEEKDAYS[t.weekday()]} {t.day} {_MONTHS[t.month - 1]}, {_clock(t)}"
+    return f"{WEEKDAYS[t.weekday()]} {t.day} {_MONTHS[t.month - 1]}, {_clock(t)}"
 
 
 def short_credits(text: str | None) -> str:
