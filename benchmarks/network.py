@@ -49,6 +49,7 @@ from edgenet_app.core import economics as econ
 from edgenet_app.core.activity import Policy
 from edgenet_app.core.genesis import Genesis
 from edgenet_app.core.identity import Identity
+from edgenet_app.core.notifications import LedgerNote, Notification
 from edgenet_app.core.submit import SubmitRequest
 from edgenet_app.core.taskflow.common import TokenBucket
 from edgenet_app.runtime.node import Node, NodeOptions
@@ -254,7 +255,7 @@ class Submitter:
         )
         if not out.verified:
             self.failures[out.reason] += 1
-            log.warning("a task of %s not verified: %s", self.node.stats()["node_id"], out.reason)
+            log.warning("a task of %s not verified: %s", self.node.stats().node_id, out.reason)
         return (time.perf_counter() - t) * 1000
 
 
@@ -366,7 +367,7 @@ async def contributors(args: argparse.Namespace, tmp: Path, rep: Report) -> None
 
         async def linked(subs: list[Submitter]) -> None:
             ok = await wait_until(
-                lambda: all(workers <= set(s.node.stats()["peers"]) for s in subs), 30
+                lambda: all(workers <= set(s.node.stats().peers) for s in subs), 30
             )
             if not ok:
                 print("  !! not every submitter linked to every contributor after 30 s")
@@ -593,14 +594,14 @@ async def propagation(tmp: Path, n_nodes: int, k: int, rep: Report) -> None:
         measured: dict[str, float] = {}  # the measured settlements: id → time.time()
         recording = False
 
-        def on_event(ev: dict[str, Any]) -> None:
+        def on_event(note: Notification) -> None:
             me = node.identity.node_id if node.identity else None
-            if ev.get("event") != "ledger" or ev.get("author") != me:
+            if not isinstance(note, LedgerNote) or note.author != me:
                 return
             now = time.time()
-            own[ev["id"]] = now
-            if recording and ev.get("kind") == "settlement":
-                measured[ev["id"]] = now
+            own[note.id] = now
+            if recording and note.kind == "settlement":
+                measured[note.id] = now
 
         node = Node(
             dirs[0],
@@ -633,7 +634,7 @@ async def propagation(tmp: Path, n_nodes: int, k: int, rep: Report) -> None:
             await asyncio.sleep(1.0)
         known = [c for c in counts if c >= 0]
         hist = collections.Counter(known)
-        sub_links = len(node.stats()["peers"])
+        sub_links = len(node.stats().peers)
         print(
             f"  mesh after {time.perf_counter() - t:.1f} s: {synced}/{n_nodes} nodes have the "
             f"submitter's early events; open links per node "

@@ -14,6 +14,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ..core import economics as econ
+from ..core import notifications as notes
+from ..core.notifications import CreditNote, ErrorNote, Notification, TaskNote
 from ..core.settings import SettingValue
 from ..core.submit import MIN_TIMEOUT_S, SubmitRequest
 from .arguments import batch_requests, task_request
@@ -123,9 +125,10 @@ class EdgeNode:
         return self.node.data_dir
 
     def stats(self) -> dict[str, Any]:
-        """node_id, credits {available, locked, staked}, tasks_completed, tasks_submitted,
-        uptime (s), reputation, multiplier, peers, cpu_donated_s, state, reason."""
-        return self.node.stats()
+        """node_id, network, state, reason, credits {available, locked, staked} (in
+        micro-credits), tasks_completed, tasks_submitted, uptime_s, reputation, multiplier,
+        rank, peers, cpu_donated_s... (`core/status.py` NodeStatus as JSON)."""
+        return self.node.stats().to_json()
 
     def pause(self) -> None:
         """Stop taking new tasks (running ones finish); submitting still works."""
@@ -141,20 +144,19 @@ class EdgeNode:
 
     # -- callbacks ------------------------------------------------------------------------
 
-    def _on_event(self, event: dict[str, Any]) -> None:
-        kind = event.get("event")
-        if kind == "credit" and self._on_credit is not None:
-            amount = int(event["amount_micro"])
-            self._call("on_credit", self._on_credit, amount / econ.MICRO, self._total())
-        elif kind == "task" and self._on_task is not None:
-            self._call("on_task", self._on_task, {"type": event.get("kind"), **event})
-        elif kind == "error" and self._on_error is not None:
-            self._call("on_error", self._on_error, _as_exception(event))
+    def _on_event(self, note: Notification) -> None:
+        if isinstance(note, CreditNote) and self._on_credit is not None:
+            self._call("on_credit", self._on_credit, note.amount / econ.MICRO, self._total())
+        elif isinstance(note, TaskNote) and self._on_task is not None:
+            self._call("on_task", self._on_task, {"type": note.kind, **notes.to_json(note)})
+        elif isinstance(note, ErrorNote) and self._on_error is not None:
+            self._call(
+                "on_error", self._on_error, NodeReportedError(note.message, notes.to_json(note))
+            )
 
     def _total(self) -> float:
-        credits = self.node.stats()["credits"]
-        micro = econ.parse_credits(credits["available"]) + econ.parse_credits(credits["locked"])
-        return micro / econ.MICRO
+        credits = self.node.stats().credits
+        return (credits.available + credits.locked) / econ.MICRO
 
     def _call(self, name: str, callback: Callable[..., Any], *args: Any) -> None:
         try:
@@ -229,7 +231,7 @@ class EdgeNode:
         """Right after start, give the mesh time to reach `redundancy` peers (at most half the
         timeout, and PEER_WAIT_S), so the announcement finds its workers. A bad payload is
         reported before waiting. Returns the seconds waited."""
-        if len(self.node.stats()["peers"]) >= request.redundancy:
+        if len(self.node.stats().peers) >= request.redundancy:
             return 0.0
         from ..tasks.registry import get_kind
 
@@ -237,14 +239,6 @@ class EdgeNode:
         loop = asyncio.get_running_loop()
         start = loop.time()
         deadline = start + min(request.timeout_s / 2, PEER_WAIT_S)
-        while len(self.node.stats()["peers"]) < request.redundancy and loop.time() < deadline:
+        while len(self.node.stats().peers) < request.redundancy and loop.time() < deadline:
             await asyncio.sleep(0.1)
         return loop.time() - start
-
-
-def _as_exception(event: Mapping[str, Any]) -> BaseException:
-    exc = event.get("exception")
-    if isinstance(exc, BaseException):
-        return exc
-    message = event.get("message") or event.get("error") or "the node reported an error"
-    return NodeReportedError(str(message), event)

@@ -12,12 +12,12 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable
-from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu
 
+from ..core.status import NodeStatus
 from .display import labels
 from .model import AppModel
 
@@ -26,8 +26,8 @@ SNOOZE_1_HOUR = 3600
 TOMORROW_AT = dt.time(8, 0)
 
 
-def is_paused(status: dict[str, Any]) -> bool:
-    return status.get("state") == "paused"
+def is_paused(status: NodeStatus | None) -> bool:
+    return status is not None and status.state == "paused"
 
 
 def seconds_until_tomorrow(now: float) -> float:

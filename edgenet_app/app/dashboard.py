@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..core.status import NodeHistory, NodeStatus
 from . import display
 from .cards import Card, ElidedLabel, EmptyNote, StatCard, StatusDot, role_label, scaled_font
 from .charts import CurveChart, EarningsChart, Meter
@@ -50,8 +51,8 @@ class Dashboard(QWidget):
         super().__init__(parent)
         self.model = model
         self.theme = Theme.system()
-        self.status: dict[str, Any] = {}
-        self.history: dict[str, Any] = {"tasks": [], "earnings": []}
+        self.status: NodeStatus | None = None
+        self.history = NodeHistory()
         self.connected = True
         self.cores = os.cpu_count() or 1
         self.cpu_limit: float | None = None
@@ -69,9 +70,9 @@ class Dashboard(QWidget):
         QGuiApplication.styleHints().colorSchemeChanged.connect(self.follow_system)
         if model.settings:
             self.set_settings(model.settings)
-        if model.history.get("tasks") or model.history.get("earnings"):
+        if model.history.tasks or model.history.earnings:
             self.set_history(model.history)
-        if model.status:
+        if model.status is not None:
             self.set_status(model.status)
         else:
             self._show_why()
@@ -204,53 +205,47 @@ class Dashboard(QWidget):
 
     # -- data --------------------------------------------------------------------------------
 
-    @Slot(dict)
-    def set_status(self, status: dict[str, Any]) -> None:
-        self.status = dict(status)
-        s = self.status
-        credits = s.get("credits") or {}
-        self.credits.set(
-            display.short_credits(credits.get("available")), display.credits_detail(credits)
-        )
+    @Slot(object)
+    def set_status(self, status: NodeStatus) -> None:
+        self.status = s = status
+        credits = s.credits
+        self.credits.set(display.short_credits(credits.available), display.credits_detail(credits))
         self.credits.value.setToolTip(display.credits_available(credits))
         self.tasks.set(
-            display.format_count(int(s.get("tasks_completed") or 0)),
-            display.tasks_detail(int(s.get("tasks_submitted") or 0)),
+            display.format_count(s.tasks_completed),
+            display.tasks_detail(s.tasks_submitted),
         )
-        rank = s.get("rank") or []
+        rank = s.rank
         self.rank.set(*display.rank_texts(rank))
         self.rank.setToolTip(display.rank_tip(rank))
-        self.uptime.set(display.format_uptime(float(s.get("uptime") or 0)), labels.UPTIME_DETAIL)
-        self.reputation.set(
-            display.format_percent(float(s.get("reputation") or 0)), labels.REPUTATION_DETAIL
-        )
+        self.uptime.set(display.format_uptime(s.uptime_s), labels.UPTIME_DETAIL)
+        self.reputation.set(display.format_percent(s.reputation), labels.REPUTATION_DETAIL)
 
-        hours = float(s.get("network_cpu_hours") or 0.0)
-        mult = s.get("multiplier")
+        hours = s.network_cpu_hours
+        mult = s.multiplier
         self.multiplier.setText(display.format_multiplier(float(mult)) if mult else display.UNKNOWN)
         self.stage.setText(display.stage_line(hours))
         self.curve.set_position(hours, float(mult) if mult else None)
 
-        cpu_s = float(s.get("cpu_donated_s") or 0.0)
-        share = display.donated_share(cpu_s, float(s.get("uptime") or 0), self.cores)
-        self.cpu_value.setText(display.format_cpu_time(cpu_s))
+        share = display.donated_share(s.cpu_donated_s, s.uptime_s, self.cores)
+        self.cpu_value.setText(display.format_cpu_time(s.cpu_donated_s))
         self.cpu_meter.set_value(share, self.cpu_limit)
         self.cpu_detail.setText(display.cpu_detail(share, self.cpu_limit))
-        self.peers_value.setText(str(display.peer_count(s.get("peers"))))
-        self.network_value.setText(str(s.get("network") or display.UNKNOWN))
-        node = str(s.get("node_id") or "")
+        self.peers_value.setText(str(len(s.peers)))
+        self.network_value.setText(s.network or display.UNKNOWN)
+        node = s.node_id or ""
         self.node_value.setText(display.short_node_id(node))
         self.node_value.setToolTip(node)
-        source = str(s.get("idle_source") or display.UNKNOWN)
+        source = s.idle_source or display.UNKNOWN
         self.idle_value.setText(display.idle_source_label(source))
         self.idle_value.setToolTip(display.idle_source_tip(source))
         self.node_label.setText(display.node_banner(node))
         self._show_why()
 
-    @Slot(dict)
-    def set_history(self, history: dict[str, Any]) -> None:
-        self.history = dict(history)
-        earnings = list(history.get("earnings") or [])
+    @Slot(object)
+    def set_history(self, history: NodeHistory) -> None:
+        self.history = history
+        earnings = [list(p) for p in history.earnings]
         self.earnings.set_points(earnings)
         self.earn_card.note.setText(display.earned_total(int(earnings[-1][1])) if earnings else "")
         self._fill_tasks()
@@ -259,7 +254,7 @@ class Dashboard(QWidget):
     def set_settings(self, settings: dict[str, Any]) -> None:
         limit = (settings.get("values") or {}).get("cpu_limit")
         self.cpu_limit = float(limit) if isinstance(limit, (int, float)) else None
-        if self.status:
+        if self.status is not None:
             self.set_status(self.status)
 
     @Slot(bool)
@@ -268,8 +263,9 @@ class Dashboard(QWidget):
         self._show_why()
 
     def _show_why(self) -> None:
+        s = self.status
         line = display.why_line(
-            self.status.get("state"), self.status.get("reason"), connected=self.connected
+            s.state if s else None, s.reason if s else None, connected=self.connected
         )
         self.why.setText(line.text)
         self._banner_tone = line.tone
@@ -277,22 +273,18 @@ class Dashboard(QWidget):
 
     def _fill_tasks(self) -> None:
         now_ms = int(time.time() * 1000)
-        tasks = sorted(
-            self.history.get("tasks") or [],
-            key=lambda t: int(t.get("created_ms") or 0),
-            reverse=True,
-        )
+        tasks = sorted(self.history.tasks, key=lambda t: t.created_ms, reverse=True)
         self.recent.clear()
         right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
         for t in tasks:
-            status = str(t.get("status") or "")
+            status = t.status
             item = QTreeWidgetItem(
                 [
-                    display.format_when(int(t.get("created_ms") or 0), now_ms),
-                    display.kind_label(str(t.get("kind") or "")),
-                    str(t.get("role") or ""),
+                    display.format_when(t.created_ms, now_ms),
+                    display.kind_label(t.kind),
+                    t.role,
                     status,
-                    display.plain_credits(t.get("credits")),
+                    display.plain_credits(t.credits),
                 ]
             )
             item.setIcon(3, self._status_icon(display.status_tone(status)))

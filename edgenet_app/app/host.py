@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import EdgenetError, NoRelayError
+from ..core.notifications import Notification
+from ..core.status import NodeHistory, NodeStatus
 from ..runtime.control.client import ControlClient, ControlError
 from ..runtime.launch import node_options, run_node
 from ..runtime.node import Node
@@ -57,25 +59,25 @@ class HostedSource:
             raise ControlError(self.why, 503)
         return self.client
 
-    async def status(self) -> dict[str, Any]:
+    async def status(self) -> NodeStatus:
         return await self._client().status()
 
-    async def history(self, limit: int = 50) -> dict[str, Any]:
+    async def history(self, limit: int = 50) -> NodeHistory:
         return await self._client().history(limit)
 
     async def peers(self) -> list[dict[str, Any]]:
         return await self._client().peers()
 
-    async def pause(self) -> dict[str, Any]:
+    async def pause(self) -> NodeStatus:
         return await self._client().pause()
 
-    async def resume(self) -> dict[str, Any]:
+    async def resume(self) -> NodeStatus:
         return await self._client().resume()
 
-    async def snooze(self, seconds: float) -> dict[str, Any]:
+    async def snooze(self, seconds: float) -> NodeStatus:
         return await self._client().snooze(seconds)
 
-    async def finish_then_pause(self) -> dict[str, Any]:
+    async def finish_then_pause(self) -> NodeStatus:
         return await self._client().finish_then_pause()
 
     async def settings(self) -> dict[str, Any]:
@@ -84,7 +86,7 @@ class HostedSource:
     async def set_settings(self, values: dict[str, Any]) -> dict[str, Any]:
         return await self._client().set_settings(values)
 
-    async def events(self) -> AsyncIterator[dict[str, Any]]:
+    async def events(self) -> AsyncIterator[Notification]:
         async for event in self._client().events():
             yield event
 
@@ -155,7 +157,7 @@ class NodeHost:
     def _serving(self, node: Node, control: ControlServer) -> None:
         self.node = node
         self.source.client = control.client()
-        log.info("hosting node %s (control port %d)", node.stats()["node_id"], control.port)
+        log.info("hosting node %s (control port %d)", node.stats().node_id, control.port)
 
     def _failed(self, message: str) -> None:
         log.warning("%s", message)

@@ -16,6 +16,8 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from ..core.errors import EdgenetError
+from ..core.notifications import CreditNote, StateNote, TaskNote
+from ..core.status import NodeHistory, NodeStatus
 from .source import NodeSource
 
 log = logging.getLogger("edgenet.app")
@@ -26,18 +28,18 @@ RETRY_EVENTS_S = 3.0
 
 
 class AppModel(QObject):
-    statusChanged = Signal(dict)  # Node.stats()
-    historyChanged = Signal(dict)  # {"tasks": [...], "earnings": [[ts_ms, micro], ...]}
+    statusChanged = Signal(object)  # NodeStatus (core/status.py)
+    historyChanged = Signal(object)  # NodeHistory (core/status.py)
     settingsChanged = Signal(dict)  # {"values", "sources", "warnings"}
-    notified = Signal(dict)  # a live notification from the node ("credit", "task", ...)
+    notified = Signal(object)  # a live Notification from the node (core/notifications.py)
     errorOccurred = Signal(str)  # a message for the user
     connectedChanged = Signal(bool)
 
     def __init__(self, source: NodeSource, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.source = source
-        self.status: dict[str, Any] = {}
-        self.history: dict[str, Any] = {"tasks": [], "earnings": []}
+        self.status: NodeStatus | None = None  # None until the node first answers
+        self.history = NodeHistory()
         self.settings: dict[str, Any] = {}
         self.connected = False
         self._tasks: list[asyncio.Task[None]] = []
@@ -100,10 +102,10 @@ class AppModel(QObject):
     async def _event_loop(self) -> None:
         while True:
             try:
-                async for event in self.source.events():
-                    self.notified.emit(event)
-                    if event.get("event") in ("credit", "task", "state"):
-                        self._history_due = event.get("event") != "state"
+                async for note in self.source.events():
+                    self.notified.emit(note)
+                    if isinstance(note, CreditNote | TaskNote | StateNote):
+                        self._history_due = not isinstance(note, StateNote)
                         await self.refresh()
             except EdgenetError as exc:
                 log.info("event stream ended: %s", exc)
@@ -130,7 +132,7 @@ class AppModel(QObject):
     def finish_then_pause(self) -> asyncio.Task[None]:
         return self._act(self.source.finish_then_pause)
 
-    def _act(self, call: Callable[[], Awaitable[dict[str, Any]]]) -> asyncio.Task[None]:
+    def _act(self, call: Callable[[], Awaitable[NodeStatus]]) -> asyncio.Task[None]:
         async def run() -> None:
             try:
                 status = await call()

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from PySide6.QtCore import QObject, QTimer
 
+from ..core.notifications import CreditNote, ErrorNote, Notification
 from . import display
 from .display import labels
 from .model import AppModel
@@ -125,15 +126,12 @@ class Notifier(QObject):
         if not self.enabled:
             self.credits.clear()
 
-    def on_event(self, event: dict[str, Any]) -> None:
-        kind = event.get("event")
-        if kind == "credit" and self.enabled:
-            micro = event.get("amount_micro")
-            if isinstance(micro, int):
-                self.credits.add(micro, self.clock())
-                self.flush()
-        elif kind == "error":
-            self.on_error(str(event.get("message") or labels.NODE_ERROR))
+    def on_event(self, note: Notification) -> None:
+        if isinstance(note, CreditNote) and self.enabled:
+            self.credits.add(note.amount, self.clock())
+            self.flush()
+        elif isinstance(note, ErrorNote):
+            self.on_error(note.message or labels.NODE_ERROR)
 
     def on_error(self, message: str) -> None:
         if self.enabled and self.errors.allow(message, self.clock()):

@@ -12,29 +12,30 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
+from ..core.notifications import Notification
+from ..core.status import NodeHistory, NodeStatus
+
 
 class NodeSource(Protocol):
-    async def status(self) -> dict[str, Any]:
-        """Node.stats(): credits, tasks, uptime, reputation, multiplier, network_cpu_hours,
-        rank [n, m], peers, cpu_donated_s, state, reason, node_id, network."""
+    async def status(self) -> NodeStatus:
+        """Node.stats() (core/status.py)."""
         ...
 
-    async def history(self, limit: int = 50) -> dict[str, Any]:
-        """{"tasks": [{task, kind, role, status, created_ms, finished_ms, credits, error}],
-        "earnings": [[ts_ms, cumulative micro-credits], ...]}."""
+    async def history(self, limit: int = 50) -> NodeHistory:
+        """Recent tasks and this node's earnings over time (core/status.py)."""
         ...
 
     async def peers(self) -> list[dict[str, Any]]: ...
 
-    async def pause(self) -> dict[str, Any]: ...
+    async def pause(self) -> NodeStatus: ...
 
-    async def resume(self) -> dict[str, Any]: ...
+    async def resume(self) -> NodeStatus: ...
 
-    async def snooze(self, seconds: float) -> dict[str, Any]:
+    async def snooze(self, seconds: float) -> NodeStatus:
         """Pause for `seconds`, then resume by itself."""
         ...
 
-    async def finish_then_pause(self) -> dict[str, Any]:
+    async def finish_then_pause(self) -> NodeStatus:
         """Take no new tasks; pause once the running ones are done."""
         ...
 
@@ -46,6 +47,6 @@ class NodeSource(Protocol):
         """Validate, persist and apply; raises ControlError with a precise message."""
         ...
 
-    def events(self) -> AsyncIterator[dict[str, Any]]:
-        """Live notifications: {"event": "credit"|"task"|"state"|"ledger"|"error", ...}."""
+    def events(self) -> AsyncIterator[Notification]:
+        """Live notifications (core/notifications.py)."""
         ...

@@ -10,11 +10,10 @@ dashboard.
 
 from __future__ import annotations
 
-from typing import Any
-
 from PySide6.QtGui import QFont, QIcon, QPalette
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon, QWidget
 
+from ..core.status import NodeStatus
 from . import display, icons
 from .actions import Commands, is_paused
 from .display import labels
@@ -95,7 +94,7 @@ class Tray(QSystemTrayIcon):
         model.connectedChanged.connect(lambda _ok: self._on_status(model.status))
         self._on_status(model.status)
 
-    def _on_status(self, status: dict[str, Any]) -> None:
+    def _on_status(self, status: NodeStatus | None) -> None:
         state = display.state_of(status, self.model.connected)
         if state != self.state:
             self.state = state

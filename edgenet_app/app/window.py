@@ -8,8 +8,6 @@ that case notifications appear as banners here too.
 
 from __future__ import annotations
 
-from typing import Any
-
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QColor, QFont, QPalette
 from PySide6.QtWidgets import (
@@ -25,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..core.status import NodeStatus
 from . import display, icons
 from .actions import Commands, is_paused
 from .dashboard import Dashboard
@@ -175,7 +174,7 @@ class MainWindow(QMainWindow):
         self.addToolBar(bar)
         self.toolbar = bar
 
-    def _refresh(self, status: dict[str, Any]) -> None:
+    def _refresh(self, status: NodeStatus | None) -> None:
         """Follow the status (every poll: only what changed is redrawn)."""
         connected = self.model.connected
         state = display.state_of(status, connected)

@@ -171,7 +171,7 @@ async def _run(tmp: Path, n_nodes: int, n_tasks: int, redundancy: int) -> int:
         await node.start()
         print(f"submitter    {me.node_id}  10,000 credits from the genesis grant")
         deadline = time.monotonic() + 20
-        while len(node.stats()["peers"]) < n_nodes and time.monotonic() < deadline:
+        while len(node.stats().peers) < n_nodes and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
         payloads = _payloads()
         rows = []

@@ -20,8 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 from .._json import jsonable
 from ..core import economics as econ
+from ..core import notifications as notes
 from ..core.errors import EdgenetError, RequestError
 from ..core.genesis import Genesis
+from ..core.notifications import Notification
 from ..core.submit import DEFAULT_TIMEOUT_S, MAX_TIMEOUT_S, MIN_TIMEOUT_S, SubmitRequest
 from ..core.taskmsg import MAX_REDUNDANCY
 from ..runtime.launch import node_options, run_node
@@ -113,8 +115,8 @@ def _node(args: argparse.Namespace) -> int:
         ready = False
         node_id = ""
 
-        def notify(event: dict[str, Any]) -> None:
-            record = {**event, "t": time.time()}
+        def notify(note: Notification) -> None:
+            record = {**notes.to_json(note), "t": time.time()}
             if ready:
                 _print_line(record)
             else:
@@ -123,13 +125,13 @@ def _node(args: argparse.Namespace) -> int:
         def announce(control: ControlServer) -> None:
             nonlocal ready, node_id
             stats = node.stats()
-            node_id = stats["node_id"]
+            node_id = stats.node_id or ""
             _print_line(
                 {
                     "event": "ready",
-                    "node_id": stats["node_id"],
+                    "node_id": stats.node_id,
                     "network": genesis.name,
-                    "peers": len(stats["peers"]),
+                    "peers": len(stats.peers),
                     "control_port": control.port,
                     "ready_s": round(time.perf_counter() - t0, 3),
                 }
@@ -226,9 +228,9 @@ def _submit_through(
     """Submit through the node already running for the data dir (it pays, its peers work);
     `max_credits` as given (the control API takes the decimal text)."""
     status = client.sync(client.status())
-    if status.get("network_id") != genesis.network_id.hex():
+    if status.network_id != genesis.network_id.hex():
         raise EdgenetError(
-            f"the node running for {data_dir} is on network {status.get('network')!r}, not "
+            f"the node running for {data_dir} is on network {status.network!r}, not "
             f"{genesis.name!r} ({genesis.network_id.hex()[:16]}…); stop it or use another "
             "--data-dir"
         )
@@ -258,7 +260,7 @@ async def _submit_alone(
     await node.start()
     try:
         deadline = time.monotonic() + min(request.timeout_s, 30)
-        while len(node.stats()["peers"]) < request.redundancy and time.monotonic() < deadline:
+        while len(node.stats().peers) < request.redundancy and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
         out = await node.submit(request)
         if out.workers and not await _flushed(node):

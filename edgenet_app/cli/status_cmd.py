@@ -7,6 +7,8 @@ import argparse
 import json
 from typing import TYPE_CHECKING, Any
 
+from ..core import economics as econ
+from ..core.status import NodeStatus
 from ..runtime.store import paths
 
 if TYPE_CHECKING:
@@ -51,22 +53,22 @@ def duration(seconds: float) -> str:
     return f"{s // 86400} d {s % 86400 // 3600} h"
 
 
-def status_rows(st: dict[str, Any]) -> list[tuple[str, str]]:
-    credits = st["credits"]
+def status_rows(st: NodeStatus) -> list[tuple[str, str]]:
+    credits = st.credits
     return [
-        ("state", f"{st['state']} ({st['reason']})"),
-        ("node", str(st["node_id"])),
-        ("network", str(st["network"])),
-        ("credits available", str(credits["available"])),
-        ("credits locked", str(credits["locked"])),
-        ("credits staked", str(credits["staked"])),
-        ("tasks completed", str(st["tasks_completed"])),
-        ("tasks submitted", str(st["tasks_submitted"])),
-        ("uptime", duration(float(st["uptime"]))),
-        ("reputation", f"{float(st['reputation']):.3f}"),
-        ("multiplier", f"{float(st['multiplier']):.4f}"),
-        ("peers", str(len(st["peers"]))),
-        ("CPU donated", duration(float(st["cpu_donated_s"]))),
+        ("state", f"{st.state} ({st.reason})"),
+        ("node", str(st.node_id)),
+        ("network", st.network),
+        ("credits available", econ.format_credits(credits.available)),
+        ("credits locked", econ.format_credits(credits.locked)),
+        ("credits staked", econ.format_credits(credits.staked)),
+        ("tasks completed", str(st.tasks_completed)),
+        ("tasks submitted", str(st.tasks_submitted)),
+        ("uptime", duration(st.uptime_s)),
+        ("reputation", f"{st.reputation:.3f}"),
+        ("multiplier", f"{st.multiplier:.4f}"),
+        ("peers", str(len(st.peers))),
+        ("CPU donated", duration(st.cpu_donated_s)),
     ]
 
 
@@ -78,7 +80,7 @@ def _table(rows: list[tuple[str, str]]) -> str:
 def _status(args: argparse.Namespace) -> int:
     client = client_for(args)
     st = client.sync(client.status())
-    print(json.dumps(st, indent=2) if args.json else _table(status_rows(st)))
+    print(json.dumps(st.to_json(), indent=2) if args.json else _table(status_rows(st)))
     return 0
 
 
@@ -103,12 +105,12 @@ def _peers(args: argparse.Namespace) -> int:
 def _pause(args: argparse.Namespace) -> int:
     client = client_for(args)
     st = client.sync(client.pause())
-    print(f"{st['state']} ({st['reason']})")
+    print(f"{st.state} ({st.reason})")
     return 0
 
 
 def _resume(args: argparse.Namespace) -> int:
     client = client_for(args)
     st = client.sync(client.resume())
-    print(f"{st['state']} ({st['reason']})")
+    print(f"{st.state} ({st.reason})")
     return 0

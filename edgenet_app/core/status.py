@@ -78,7 +78,8 @@ class NodeStatus:
     """A snapshot of a node (`edgenet status`, GET /v1/status, the tray)."""
 
     node_id: str | None  # None before the node has started
-    network: str
+    network: str  # its name
+    network_id: str  # hex
     state: str  # contributing, paused, waiting_for_idle, on_battery, offline...
     reason: str  # why, in words
     credits: Credits = field(default_factory=Credits)
@@ -99,6 +100,7 @@ class NodeStatus:
         return {
             "node_id": self.node_id,
             "network": self.network,
+            "network_id": self.network_id,
             "state": self.state,
             "reason": self.reason,
             "credits": self.credits.to_json(),
@@ -128,6 +130,7 @@ class NodeStatus:
         return cls(
             node_id=_optional(d, "node_id", (str,), where),
             network=_get(d, "network", str, where),
+            network_id=_get(d, "network_id", str, where),
             state=_get(d, "state", str, where),
             reason=_get(d, "reason", str, where),
             credits=Credits.from_json(d.get("credits"), f"{where}.credits"),

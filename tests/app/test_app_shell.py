@@ -50,6 +50,7 @@ from edgenet_app.app.shell import Shell
 from edgenet_app.app.tray import Tray, TrayMenu
 from edgenet_app.app.window import Banner
 from edgenet_app.core.errors import NodeError, NoRelayError
+from edgenet_app.core.notifications import CreditNote, ErrorNote
 from edgenet_app.core.settings import get_setting
 from edgenet_app.runtime.control.client import ControlError
 from edgenet_app.runtime.store import paths
@@ -115,7 +116,7 @@ def test_menu_contributing(model: AppModel) -> None:
     assert menu.texts() == [
         "Contributing",
         "Accepting tasks (30% of the machine)",
-        "1,284.5 credits · rank #12 of 340",
+        "1,284.51 credits · rank #12 of 340",
         "-",
         "Pause",
         "Snooze",
@@ -148,7 +149,7 @@ def test_menu_follows_state_on_every_open(
     texts = menu.texts()
     title = {"waiting_for_idle": "Waiting for idle", "on_battery": "On battery"}
     assert texts[0] == title.get(state, state.capitalize())
-    assert texts[1].lower() == source.current["reason"].lower()
+    assert texts[1].lower() == source.current.reason.lower()
     paused = state == "paused"
     assert ("Resume" in texts) == paused and ("Pause" in texts) != paused
     acts = menu_actions(menu)
@@ -246,7 +247,7 @@ def test_tray_icon_and_tooltip_follow_state(
     loop: qasync.QEventLoop, model: AppModel, source: FakeSource
 ) -> None:
     tray = Tray(model, Commands(model))
-    assert tray.toolTip() == "edgenet — contributing · 1,284.5 credits"
+    assert tray.toolTip() == "edgenet — contributing · 1,284.51 credits"
     seen = {}
     for state in STATES:
         source.set_state(state)
@@ -254,7 +255,7 @@ def test_tray_icon_and_tooltip_follow_state(
         assert tray.state == state
         seen[state] = tray.icon().pixmap(32, 32).toImage()
     assert all(seen[a] != seen[b] for a in STATES for b in STATES if a < b)
-    assert tray.toolTip() == "edgenet — offline · 1,284.5 credits"
+    assert tray.toolTip() == "edgenet — offline · 1,284.51 credits"
     assert tray_tooltip({}, False) == "edgenet — offline"
 
 
@@ -415,19 +416,19 @@ def test_notifier_batches_and_can_be_turned_off(model: AppModel) -> None:
     shown: list[tuple[str, str, str]] = []
     notifier = Notifier(model, lambda *m: shown.append(m), clock=lambda: now[0])
     for _ in range(14):
-        model.notified.emit({"event": "credit", "amount_micro": 228_572, "amount": "0.228572"})
+        model.notified.emit(CreditNote(228_572, "ab" * 16, "payer"))
     assert shown == []
     now[0] += 60
     notifier.flush()
     assert shown == [("edgenet", "You earned 3.2 credits for 14 tasks", "info")]
-    model.notified.emit({"event": "error", "message": "lost the relay connection; reconnecting"})
+    model.notified.emit(ErrorNote("lost the relay connection; reconnecting"))
     model.errorOccurred.emit("lost contact with the node: gone")
     assert shown[1:] == [
         ("edgenet", "Lost the relay connection; reconnecting", "error"),
         ("edgenet", "Lost contact with the node: gone", "error"),
     ]
     model.settingsChanged.emit({"values": {"notifications": False}})
-    model.notified.emit({"event": "credit", "amount_micro": 5_000_000})
+    model.notified.emit(CreditNote(5_000_000, "cd" * 16, "payer"))
     model.errorOccurred.emit("another problem")
     now[0] += 3600
     notifier.flush()
@@ -613,7 +614,9 @@ def test_app_hosts_a_node_that_joins_the_network_and_serves_status(
             )
             await until(lambda: bool(shells), 10)
             model = shells[0].model
-            await until(lambda: model.connected and len(model.status.get("peers", [])) >= 1, 60)
+            await until(
+                lambda: model.connected and len(getattr(model.status, "peers", ())) >= 1, 60
+            )
             status = await asyncio.to_thread(
                 subprocess.run,
                 [*EDGENET, "--data-dir", str(data), "status", "--json"],
@@ -623,7 +626,7 @@ def test_app_hosts_a_node_that_joins_the_network_and_serves_status(
             )
             assert status.returncode == 0, status.stderr
             answered = json.loads(status.stdout)
-            assert answered["node_id"] == model.status["node_id"]
+            assert model.status is not None and answered["node_id"] == model.status.node_id
             assert answered["network"] == "net-test"
             shells[0].commands.quitRequested.emit()  # Quit
             assert await session == 0
@@ -662,7 +665,7 @@ def test_app_process_hosts_then_exits_0_on_a_signal(tmp_path: Path, sig: signal.
                 time.sleep(0.05)
             assert client is not None, "the app did not start its node"
             status = client.sync(client.status())
-            assert status["node_id"] == net.identities["app"].node_id
+            assert status.node_id == net.identities["app"].node_id
             app.send_signal(sig)
             _, err = app.communicate(timeout=30)
             assert app.returncode == 0, err

@@ -6,6 +6,7 @@ event loop (and no node) is needed; images are rendered offscreen.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 import random
@@ -20,6 +21,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from edgenet_app.app import display
 from edgenet_app.core import economics as econ
 from edgenet_app.core.activity import STATES
+from edgenet_app.core.status import Credits, NodeHistory, NodeStatus
 
 # -- pure helpers (no Qt) ----------------------------------------------------------------
 
@@ -52,15 +54,15 @@ def test_format_numbers() -> None:
     assert display.format_rank([1234, 50000]) == "#1,234 of 50,000"
     assert display.format_rank([0, 0]) == "—"
     assert display.format_rank(None) == "—"
-    assert display.short_credits("1,284.513") == "1,284.51"
-    assert display.short_credits("0") == "0"
-    assert display.short_credits("0.001") == "<0.01"
-    assert display.short_credits(None) == "0"
-    assert display.plain_credits("36.2") == "36.2"
-    assert display.plain_credits("1.123456") == "1.123"
-    assert display.peer_count(["a", "b"]) == 2
-    assert display.peer_count(3) == 3
-    assert display.peer_count(None) == 0
+    # one short form of credits (the tray, the dashboard, notifications): to 0.01, never up
+    assert display.short_credits(1_284_513_000) == "1,284.51"
+    assert display.short_credits(1_284_500_000) == "1,284.5"
+    assert display.short_credits(2_000_000_000) == "2,000"
+    assert display.short_credits(3_199_999) == "3.19"
+    assert display.short_credits(0) == "0"
+    assert display.short_credits(1_000) == "<0.01"
+    assert display.plain_credits(36_200_000) == "36.2"
+    assert display.plain_credits(1_123_456) == "1.123"
     assert display.kind_label("vector_search") == "vector search"
     assert display.status_tone("done") == "good"
     assert display.status_tone("failed") == "bad"
@@ -301,18 +303,18 @@ def test_labels_show_the_status(dash: Dashboard, model: AppModel) -> None:
 
 def test_a_new_status_updates_the_labels(dash: Dashboard, model: AppModel) -> None:
     model.statusChanged.emit(sample_status())
-    later = {
-        **sample_status("on_battery"),
-        "credits": {"available": "2,000", "locked": "1.5", "staked": "100"},
-        "tasks_completed": 900,
-        "rank": [3, 341],
-        "uptime": 3600 * 50,
-        "multiplier": 4.31,
-        "network_cpu_hours": 1_000_000.0,
-        "peers": ["a"],
-    }
+    later = dataclasses.replace(
+        sample_status("on_battery"),
+        credits=Credits(2_000_000_000, 1_500_000, 100_000_000),
+        tasks_completed=900,
+        rank=(3, 341),
+        uptime_s=3600 * 50,
+        multiplier=4.31,
+        network_cpu_hours=1_000_000.0,
+        peers=("a",),
+    )
     model.statusChanged.emit(later)
-    assert dash.credits.value.text() == "2,000.00"
+    assert dash.credits.value.text() == "2,000"
     assert dash.tasks.value.text() == "900"
     assert dash.rank.value.text() == "#3"
     assert dash.uptime.value.text() == "2 d 2 h"
@@ -323,7 +325,9 @@ def test_a_new_status_updates_the_labels(dash: Dashboard, model: AppModel) -> No
 
 
 def test_missing_numbers_read_as_not_yet_known(dash: Dashboard, model: AppModel) -> None:
-    model.statusChanged.emit({"state": "offline", "reason": "no peer connected", "rank": [0, 0]})
+    model.statusChanged.emit(
+        NodeStatus(None, "edgenet", "00", "offline", "no peer connected", multiplier=0.0)
+    )
     assert dash.rank.value.text() == "—"
     assert dash.multiplier.text() == "—"
     assert dash.credits.value.text() == "0"
@@ -353,25 +357,25 @@ def test_a_model_that_already_has_data_is_shown_at_once(qtbot: Any, model: AppMo
 
 def test_recent_tasks_fill_newest_first(dash: Dashboard, model: AppModel) -> None:
     history = sample_history()
-    tasks = list(history["tasks"])
+    tasks = list(history.tasks)
     random.Random(5).shuffle(tasks)
-    model.historyChanged.emit({**history, "tasks": tasks})
+    model.historyChanged.emit(NodeHistory(tuple(tasks), history.earnings))
     tree = dash.recent
     assert tree.topLevelItemCount() == len(tasks)
     assert not tree.isHidden() and dash.empty_tasks.isHidden()
-    newest = max(tasks, key=lambda t: t["created_ms"])
+    newest = max(tasks, key=lambda t: t.created_ms)
     first = row(tree, 0)
-    assert first.text(1) == display.kind_label(newest["kind"])
-    assert first.text(2) == newest["role"]
-    assert first.text(4) == display.plain_credits(newest["credits"])
+    assert first.text(1) == display.kind_label(newest.kind)
+    assert first.text(2) == newest.role
+    assert first.text(4) == display.plain_credits(newest.credits)
     statuses = [row(tree, i).text(3) for i in range(tree.topLevelItemCount())]
-    order = sorted(tasks, key=lambda t: t["created_ms"], reverse=True)
-    assert statuses == [t["status"] for t in order]
-    failed = next(i for i, t in enumerate(order) if t["status"] == "failed")
+    order = sorted(tasks, key=lambda t: t.created_ms, reverse=True)
+    assert statuses == [t.status for t in order]
+    failed = next(i for i, t in enumerate(order) if t.status == "failed")
     assert "timeout" in row(tree, failed).toolTip(0)
     assert not row(tree, 0).icon(3).isNull()  # the coloured status dot
 
-    model.historyChanged.emit({"tasks": [], "earnings": []})
+    model.historyChanged.emit(NodeHistory())
     assert tree.topLevelItemCount() == 0
     assert tree.isHidden() and not dash.empty_tasks.isHidden()
 
@@ -395,7 +399,7 @@ def test_earnings_chart_handles_empty_one_and_many_points(light: QApplication) -
 def test_earnings_chart_ranges_and_hover(qtbot: Any, light: QApplication) -> None:
     chart = EarningsChart()
     qtbot.addWidget(chart)
-    points = sample_history()["earnings"]
+    points = sample_history().earnings
     chart.set_points(list(reversed(points)))  # sorted by time whatever the input order
     assert chart.points[0][0] < chart.points[-1][0]
     t0, t1, y0, y1 = chart.ranges()
@@ -466,7 +470,11 @@ def test_the_idle_source_is_shown(qtbot: Any) -> None:
     model = AppModel(FakeSource())
     board = Dashboard(model)
     qtbot.addWidget(board)
-    model.statusChanged.emit({**sample_status(), "idle_source": "GNOME Mutter IdleMonitor"})
+    model.statusChanged.emit(
+        dataclasses.replace(sample_status(), idle_source="GNOME Mutter IdleMonitor")
+    )
     assert board.idle_value.text() == "GNOME Mutter IdleMonitor"
-    model.statusChanged.emit({**sample_status(), "idle_source": "none (no idle source)"})
+    model.statusChanged.emit(
+        dataclasses.replace(sample_status(), idle_source="none (no idle source)")
+    )
     assert board.idle_value.text() == "none (no idle source)"

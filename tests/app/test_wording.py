@@ -6,6 +6,7 @@ The display tests need no Qt; the last ones build widgets offscreen.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import subprocess
@@ -15,6 +16,7 @@ import pytest
 
 from edgenet_app.app import display
 from edgenet_app.app.display import labels
+from edgenet_app.core.status import Credits, NodeStatus, TaskEntry
 
 # -- the package -----------------------------------------------------------------------------
 
@@ -58,11 +60,11 @@ def test_percent_and_duration_formats() -> None:
     assert display.format_count(1234567) == "1,234,567"
 
 
-def test_brief_credits_and_sentence() -> None:
-    assert display.brief_credits(1284.5) == "1,284.5"
-    assert display.brief_credits(3.25) == "3.25"
-    assert display.brief_credits(0.15) == "0.15"
-    assert display.brief_credits(3.0) == "3"
+def test_short_credits_and_sentence() -> None:
+    assert display.short_credits(1_284_500_000) == "1,284.5"
+    assert display.short_credits(3_250_000) == "3.25"
+    assert display.short_credits(150_000) == "0.15"
+    assert display.short_credits(3_000_000) == "3"
     assert display.sentence("  lost contact ") == "Lost contact"
     assert display.sentence("") == ""
 
@@ -71,24 +73,27 @@ def test_brief_credits_and_sentence() -> None:
 
 
 def test_state_and_tray_lines() -> None:
-    status = {"state": "paused", "reason": "paused by the user", "credits": {"available": "3.2"}}
+    status = NodeStatus(
+        "n", "edgenet", "00", "paused", "paused by the user", Credits(available=3_200_000)
+    )
     assert display.state_of(status, True) == "paused"
     assert display.state_of(status, False) == "offline"
-    assert display.state_of({"state": "dreaming"}, True) == "offline"
+    assert display.state_of(dataclasses.replace(status, state="dreaming"), True) == "offline"
+    assert display.state_of(None, True) == "offline"
     assert display.STATE_TITLES["waiting_for_idle"] == "Waiting for idle"
     assert display.reason_text(status, True) == "Paused by the user"
-    assert display.reason_text({}, False) == "Connecting to the node…"
+    assert display.reason_text(None, False) == "Connecting to the node…"
     assert display.reason_text(status, False) == "Lost contact with the node"
-    assert display.credits_value(status) == pytest.approx(3.2)
-    assert display.credits_value({"credits": {"available": "x"}}) is None
-    assert display.credits_line({**status, "rank": [12, 340]}) == "3.2 credits · rank #12 of 340"
-    assert display.credits_line({}) == "Credits unknown"
+    ranked = dataclasses.replace(status, rank=(12, 340))
+    assert display.credits_line(ranked) == "3.2 credits · rank #12 of 340"
+    assert display.credits_line(status) == "3.2 credits"
+    assert display.credits_line(None) == "Credits unknown"
     assert display.tray_tooltip(status, True) == "edgenet — paused · 3.2 credits"
     assert display.tray_tooltip(status, False) == "edgenet — offline"
 
 
 def test_dashboard_stat_lines() -> None:
-    credits = {"available": "1,284.513", "locked": "36.2", "staked": "100"}
+    credits = Credits(1_284_513_000, 36_200_000, 100_000_000)
     assert display.credits_detail(credits) == "36.2 locked · 100 staked"
     assert display.credits_available(credits) == "1,284.513 credits available"
     assert display.tasks_detail(0) == "for other people"
@@ -114,8 +119,9 @@ def test_ids_and_sources_are_cut_where_the_dashboard_cuts_them() -> None:
 
 
 def test_task_and_chart_tips() -> None:
-    assert display.task_tip({"task": "0123456789abcdef0123"}) == "task 0123456789abcdef…"
-    failed = display.task_tip({"task": "ab", "error": "timeout"})
+    done = TaskEntry("0123456789abcdef0123", "embedding", "executed", "done", 0, 1, 0)
+    assert display.task_tip(done) == "task 0123456789abcdef…"
+    failed = display.task_tip(dataclasses.replace(done, task="ab", error="timeout"))
     assert failed == "task ab…\ntimeout"
     assert display.earned_total(172_032_000) == "172.032 credits in total"
     assert display.earned_point_tip(0, 1_500_000).endswith("\n1.5 credits earned")

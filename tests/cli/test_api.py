@@ -4,6 +4,7 @@ mapping onto the node, callbacks, and a real network on loopback WebRTC."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import subprocess
 import sys
@@ -20,6 +21,8 @@ from edgenet_app.core import economics as econ
 from edgenet_app.core.activity import Policy
 from edgenet_app.core.genesis import Genesis
 from edgenet_app.core.identity import Identity
+from edgenet_app.core.notifications import CreditNote, ErrorNote, LedgerNote, Notification, TaskNote
+from edgenet_app.core.status import Credits, NodeStatus
 from edgenet_app.core.submit import MAX_TIMEOUT_S, MIN_TIMEOUT_S, SubmitRequest
 from edgenet_app.core.taskmsg import MAX_REDUNDANCY
 from edgenet_app.runtime.net.relay import serve
@@ -73,11 +76,11 @@ class FakeNode:
         self.hanging: asyncio.Future[None] | None = None
         FakeNode.instances.append(self)
 
-    def subscribe(self, cb: Callable[[dict[str, Any]], None]) -> Callable[[], None]:
+    def subscribe(self, cb: Callable[[Notification], None]) -> Callable[[], None]:
         self.listeners.append(cb)
         return lambda: self.listeners.remove(cb)
 
-    def emit(self, event: dict[str, Any]) -> None:
+    def emit(self, event: Notification) -> None:
         for cb in list(self.listeners):
             cb(event)
 
@@ -98,9 +101,10 @@ class FakeNode:
     def state(self) -> tuple[str, str]:
         return ("paused", "") if self.paused else ("contributing", "")
 
-    def stats(self) -> dict[str, Any]:
-        credits = {"available": "1,000", "locked": "2.5", "staked": "100"}
-        return {"credits": credits, "peers": ["p"] * 7, "state": self.state()[0]}
+    def stats(self) -> NodeStatus:
+        credits = Credits(1_000_000_000, 2_500_000, 100_000_000)
+        state = self.state()[0]
+        return NodeStatus("n", "edgenet", "00", state, "", credits, peers=("p",) * 7)
 
     async def submit(self, request: SubmitRequest) -> SubmitResult:
         kind, payload = request.kind, request.payload
@@ -373,7 +377,8 @@ async def test_waiting_for_peers_never_leaves_less_than_the_least_timeout(
 ) -> None:
     node = await api.init()
     n = fake.instances[-1]
-    monkeypatch.setattr(n, "stats", lambda: {"peers": []})  # no peer ever comes
+    alone = dataclasses.replace(n.stats(), peers=())
+    monkeypatch.setattr(n, "stats", lambda: alone)  # no peer ever comes
     await node.submit("encryption", encrypt(b"x"), {"timeout": 1500, "redundancy": 1})
     assert n.submits[-1][2]["timeout_s"] == MIN_TIMEOUT_S  # waited up to 0.75 s of 1.5 s
     await node.disconnect()
@@ -436,10 +441,10 @@ async def test_callbacks_plain_and_async_and_failing_ones_are_logged(
         on_credit=lambda c, t: credits.append((c, t)), on_task=on_task, on_error=errors.append
     ) as node:
         n = fake.instances[-1]
-        n.emit({"event": "credit", "amount": "1.5", "amount_micro": 1_500_000, "task": "ab"})
-        n.emit({"event": "task", "kind": "encryption", "task": "ab", "ok": True, "cpu_ms": 3})
-        n.emit({"event": "error", "message": "lost the relay connection; reconnecting"})
-        n.emit({"event": "ledger", "kind": "transfer"})
+        n.emit(CreditNote(1_500_000, "ab", "payer"))
+        n.emit(TaskNote("encryption", "ab", True, 3))
+        n.emit(ErrorNote("lost the relay connection; reconnecting"))
+        n.emit(LedgerNote("transfer", "cd", "author"))
         assert await until(lambda: bool(tasks), 2)
         assert credits == [(1.5, 1002.5)]  # total: available + locked
         assert tasks[0]["type"] == "encryption" and tasks[0]["ok"] is True
@@ -453,8 +458,8 @@ async def test_callbacks_plain_and_async_and_failing_ones_are_logged(
 
         node._on_task = bad_task
         with caplog.at_level(logging.ERROR, "edgenet.api"):
-            n.emit({"event": "credit", "amount_micro": 1})
-            n.emit({"event": "task", "kind": "encryption"})
+            n.emit(CreditNote(1, "ab", "payer"))
+            n.emit(TaskNote("encryption", "ab", True, 1))
             await asyncio.sleep(0.05)
         assert "the on_credit callback failed" in caplog.text
         assert "the on_task callback failed" in caplog.text

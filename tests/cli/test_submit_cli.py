@@ -14,6 +14,7 @@ import pytest
 
 from edgenet_app.cli import main
 from edgenet_app.core.default_network import default_network
+from edgenet_app.core.status import NodeStatus
 from edgenet_app.runtime.control.client import ControlClient
 
 T = TypeVar("T")
@@ -75,9 +76,9 @@ class FakeClient:
     def sync(self, call: Coroutine[Any, Any, T]) -> T:
         return asyncio.run(call)  # type: ignore[arg-type]
 
-    async def status(self) -> dict[str, Any]:
+    async def status(self) -> NodeStatus:
         network = default_network()
-        return {"network": network.name, "network_id": network.network_id.hex()}
+        return NodeStatus("n", network.name, network.network_id.hex(), "contributing", "")
 
     async def submit(self, kind: str, payload: Any, **kw: Any) -> dict[str, Any]:
         self.submitted.append((kind, payload, kw))

@@ -22,6 +22,7 @@ statuses = st.builds(
     NodeStatus,
     node_id=st.none() | text,
     network=text,
+    network_id=text,
     state=text,
     reason=text,
     credits=st.builds(Credits, micro, micro, micro),
@@ -99,7 +100,7 @@ def test_junk_is_refused_with_wire_error_only(junk: Any) -> None:
 
 
 def test_credits_are_micro_credits_and_never_negative() -> None:
-    good = NodeStatus("n", "edgenet", "paused", "paused by you", Credits(1_500_000, 0, 0))
+    good = NodeStatus("n", "edgenet", "00", "paused", "paused by you", Credits(1_500_000, 0, 0))
     assert good.to_json()["credits"] == {"available": 1_500_000, "locked": 0, "staked": 0}
     bad = good.to_json()
     bad["credits"]["available"] = -1
@@ -111,7 +112,7 @@ def test_credits_are_micro_credits_and_never_negative() -> None:
 
 
 def test_a_missing_field_is_named() -> None:
-    d = NodeStatus("n", "edgenet", "paused", "why").to_json()
+    d = NodeStatus("n", "edgenet", "00", "paused", "why").to_json()
     del d["rank"]
     with pytest.raises(WireError, match=r"status\.rank: missing"):
         NodeStatus.from_json(d)

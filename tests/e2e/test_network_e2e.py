@@ -79,9 +79,9 @@ async def test_every_kind_with_redundancy_3_on_four_node_processes(
         await sub.start()
         try:
             deadline = time.monotonic() + 20
-            while len(sub.stats()["peers"]) < 4 and time.monotonic() < deadline:
+            while len(sub.stats().peers) < 4 and time.monotonic() < deadline:
                 await asyncio.sleep(0.05)
-            assert len(sub.stats()["peers"]) == 4
+            assert len(sub.stats().peers) == 4
             ctx = ExecContext(tmp_path / "local")
             by_key = {w.public_key: w.node_id for w in workers}
             spent = 0
@@ -111,7 +111,7 @@ async def test_every_kind_with_redundancy_3_on_four_node_processes(
             assert views[0]["totals"][me.public_key.hex()] == granted - spent, "payer total"
             earned = sum(views[0]["totals"][w.public_key.hex()] - granted for w in workers)
             assert earned >= spent  # paid prices plus minted bonus
-            assert sub.stats()["credits"]["staked"] == econ.format_credits(staked)
+            assert sub.stats().credits.staked == staked
             # the node processes ran every kind without loading FFmpeg (no_media), numpy or
             # wasmtime themselves: their worker processes did (the idle RSS target)
             for w in workers:

@@ -50,7 +50,7 @@ async def submitter(net: Net, tmp: Path, peers: int) -> Node:
     )
     sub = Node(tmp / "submitter", net.genesis, opts)
     await sub.start()
-    assert await wait_for(lambda: len(sub.stats()["peers"]) >= peers), sub.stats()
+    assert await wait_for(lambda: len(sub.stats().peers) >= peers), sub.stats()
     return sub
 
 

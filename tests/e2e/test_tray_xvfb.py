@@ -301,7 +301,7 @@ async def submit_until_paid(
         deadline = time.monotonic() + 30
         while True:  # linked, and the worker contributing (before, it drops announces)
             seen = await worker.status()
-            if seen["state"] == "contributing" and sub.stats()["node_id"] in seen["peers"]:
+            if seen["state"] == "contributing" and sub.stats().node_id in seen["peers"]:
                 break
             assert time.monotonic() < deadline, f"the app's node does not take tasks: {seen}"
             await asyncio.sleep(0.1)

@@ -23,6 +23,8 @@ from edgenet_app.core import economics as econ
 from edgenet_app.core.activity import Policy
 from edgenet_app.core.genesis import Genesis
 from edgenet_app.core.identity import Identity
+from edgenet_app.core.notifications import Notification, TaskNote
+from edgenet_app.core.status import Credits, NodeHistory, TaskEntry
 from edgenet_app.core.submit import MAX_TIMEOUT_S, MIN_TIMEOUT_S, SubmitRequest
 from edgenet_app.runtime.control.client import (
     ControlClient,
@@ -137,14 +139,16 @@ async def test_requests_without_the_token_get_401(api: Api, headers: dict[str, s
 
 async def test_status_peers_pause_and_resume(api: Api) -> None:
     st = await api.client.status()
-    assert st["node_id"] == api.node.identity.node_id  # type: ignore[union-attr]
-    assert st["network_id"] == api.node.genesis.network_id.hex()
-    assert st["credits"] == {"available": "0", "locked": "0", "staked": "0"}
+    assert st.node_id == api.node.identity.node_id  # type: ignore[union-attr]
+    assert st.network_id == api.node.genesis.network_id.hex()
+    assert st.credits == Credits(0, 0, 0)
+    _, raw = await api.call("GET", "/v1/status")  # on the wire: micro-credits, not text
+    assert raw["credits"] == {"available": 0, "locked": 0, "staked": 0}
     assert await api.client.peers() == []
     paused = await api.client.pause()
-    assert paused["state"] == "paused" and api.node.paused
+    assert paused.state == "paused" and api.node.paused
     resumed = await api.client.resume()
-    assert resumed["state"] != "paused" and not api.node.paused
+    assert resumed.state != "paused" and not api.node.paused
 
 
 BAD_SUBMITS = [
@@ -184,7 +188,7 @@ async def test_bad_submits_get_400_with_a_precise_message(
     status, answer = await api.call("POST", "/v1/submit", body)
     assert status == 400, answer
     assert message in answer["error"]
-    assert (await api.client.status())["node_id"]  # the node keeps working
+    assert (await api.client.status()).node_id  # the node keeps working
 
 
 def test_a_submit_body_becomes_a_checked_submit_request() -> None:
@@ -268,7 +272,7 @@ async def test_two_keys_of_one_rule_change_together(api: Api) -> None:
 
 
 async def test_events_stream_notifications_and_unsubscribe(api: Api) -> None:
-    got: list[dict[str, Any]] = []
+    got: list[Notification] = []
 
     async def read() -> None:
         async for event in api.client.events():
@@ -277,9 +281,10 @@ async def test_events_stream_notifications_and_unsubscribe(api: Api) -> None:
     listeners = len(api.node.notifier.listeners)
     reader = asyncio.create_task(read())
     assert await _until(lambda: len(api.node.notifier.listeners) == listeners + 1)
-    api.node.notifier.emit({"event": "task", "kind": "encryption", "ok": True, "payload": b"\x01"})
+    note = TaskNote("encryption", "ab" * 16, True, 12)
+    api.node.notifier.emit(note)
     assert await _until(lambda: len(got) == 1)
-    assert got[0]["event"] == "task" and got[0]["payload"] == "AQ==" and got[0]["t"] > 0
+    assert got == [note]  # typed on both ends
     reader.cancel()
     # the disconnect unsubscribes
     assert await _until(lambda: len(api.node.notifier.listeners) == listeners)
@@ -526,7 +531,7 @@ async def test_history_lists_recent_tasks_and_checks_its_limit(tmp_path: Path) -
     try:
         client = ControlClient.discover(tmp_path)
         assert client is not None
-        assert await client.history(5) == {"tasks": [{"kind": "embedding"}], "earnings": []}
+        assert await client.history(5) == FakeHistoryNode.HISTORY
         assert node.asked == [5]
         with pytest.raises(ControlError, match="limit must be an integer 1–1000"):
             await client.request("GET", "/v1/history?limit=0")
@@ -535,12 +540,16 @@ async def test_history_lists_recent_tasks_and_checks_its_limit(tmp_path: Path) -
 
 
 class FakeHistoryNode:
+    HISTORY = NodeHistory(
+        (TaskEntry("ab" * 16, "embedding", "executed", "done", 1, 2, 150_000),), ((2, 150_000),)
+    )
+
     def __init__(self) -> None:
         self.asked: list[int] = []
 
-    def history(self, limit: int) -> dict[str, object]:
+    def history(self, limit: int) -> NodeHistory:
         self.asked.append(limit)
-        return {"tasks": [{"kind": "embedding"}], "earnings": []}
+        return self.HISTORY
 
     def subscribe(self, cb: object) -> object:
         return lambda: None

@@ -20,6 +20,7 @@ from edgenet_app.core.activity import Policy
 from edgenet_app.core.genesis import Genesis
 from edgenet_app.core.identity import Identity
 from edgenet_app.core.spotcheck import KnownAnswer
+from edgenet_app.core.status import TaskEntry
 from edgenet_app.core.submit import SubmitRequest
 from edgenet_app.runtime.net.relay import serve
 from edgenet_app.runtime.node import Node, NodeOptions
@@ -78,7 +79,7 @@ async def test_a_task_runs_on_three_workers_is_verified_and_paid(
     network: tuple[list[Node], Node, Genesis],
 ) -> None:
     workers, submitter, _ = network
-    assert await until(lambda: len(submitter.stats()["peers"]) == 3)
+    assert await until(lambda: len(submitter.stats().peers) == 3)
     payload = {
         "op": "encrypt",
         "key": base64.b64encode(KEY).decode(),
@@ -102,16 +103,16 @@ async def test_a_task_runs_on_three_workers_is_verified_and_paid(
     assert state.total_supply == state.total_minted - state.burned
     # the dashboard's view: task history on both sides, earnings, rank
     sub_hist = submitter.history()
-    assert [(t["role"], t["status"], t["kind"]) for t in sub_hist["tasks"]] == [
+    assert [(t.role, t.status, t.kind) for t in sub_hist.tasks] == [
         ("submitted", "done", "encryption")
     ]
-    assert sub_hist["tasks"][0]["credits"] == econ.format_credits(3 * price)
+    assert sub_hist.tasks[0].credits == 3 * price
     for w in workers:
         h = w.history()
-        assert [(t["role"], t["status"]) for t in h["tasks"]] == [("executed", "done")]
-        assert [p[1] for p in h["earnings"]] == [price]
-        assert w.stats()["rank"][1] == 4  # the submitter and three workers hold credits
-    assert submitter.stats()["rank"] == [1, 4]
+        assert [(t.role, t.status) for t in h.tasks] == [("executed", "done")]
+        assert [p[1] for p in h.earnings] == [price]
+        assert w.stats().rank[1] == 4  # the submitter and three workers hold credits
+    assert submitter.stats().rank == (1, 4)
 
 
 LOOP_WAT = (Path(__file__).parents[2] / "examples" / "wasm" / "infinite_loop.wat").read_text()
@@ -131,7 +132,7 @@ async def _spinning_on_one_worker(
     workers: list[Node], submitter: Node
 ) -> tuple[asyncio.Future[Any], Any, Node]:
     """A task that spins until cancelled, assigned to one worker (redundancy 1)."""
-    assert await until(lambda: len(submitter.stats()["peers"]) == 3)
+    assert await until(lambda: len(submitter.stats().peers) == 3)
     spin = {"wat": LOOP_WAT, "input": "", "fuel": 10**11, "timeout_s": 60}  # ~25 s, 100 credits
     job = asyncio.ensure_future(
         submitter.submit(SubmitRequest("custom_wasm", spin, redundancy=1, timeout_s=60))
@@ -157,7 +158,7 @@ async def test_pausing_suspends_a_running_task_at_once_and_resuming_continues_it
     try:
         assert worker.pool is not None
         worker.pause()
-        assert worker.pool.held and worker.stats()["state"] == "paused"
+        assert worker.pool.held and worker.stats().state == "paused"
         await asyncio.sleep(0.3)  # the suspension is immediate; let a last time slice pass
         before = _worker_cpu_s(worker)
         await asyncio.sleep(1.0)
@@ -203,8 +204,8 @@ ENCRYPT = {
 }
 
 
-def _spot_checks(node: Node) -> list[dict[str, Any]]:
-    return [t for t in node.history()["tasks"] if t["role"] == "spot-check"]
+def _spot_checks(node: Node) -> list[TaskEntry]:
+    return [t for t in node.history().tasks if t.role == "spot-check"]
 
 
 async def test_a_unanimous_task_is_followed_by_a_spot_check_that_honest_workers_pass(
@@ -212,7 +213,7 @@ async def test_a_unanimous_task_is_followed_by_a_spot_check_that_honest_workers_
 ) -> None:
     workers, submitter, _ = network
     submitter.submitter.spot_checks.rate = 1.0  # type: ignore[union-attr]
-    assert await until(lambda: len(submitter.stats()["peers"]) == 3)
+    assert await until(lambda: len(submitter.stats().peers) == 3)
     # all three prove themselves (paid once): a check goes only to workers known to work
     first = {**ENCRYPT, "data": base64.b64encode(b"all three").decode()}
     assert (
@@ -227,21 +228,21 @@ async def test_a_unanimous_task_is_followed_by_a_spot_check_that_honest_workers_
     assert out.verified
     # the first task's answer, sent again as a task like any other, in the background, to
     # the one worker that did not compute it (the others could recognise the payload)
-    assert await until(lambda: any(t["status"] == "done" for t in _spot_checks(submitter)))
+    assert await until(lambda: any(t.status == "done" for t in _spot_checks(submitter)))
     check = _spot_checks(submitter)[0]
     price = econ.task_price_micro("encryption", len(b"hello spot-check"))
-    assert check["kind"] == "encryption" and check["credits"] == econ.format_credits(price)
-    assert submitter.stats()["tasks_submitted"] == 3  # the check is not the user's task
+    assert check.kind == "encryption" and check.credits == price
+    assert submitter.stats().tasks_submitted == 3  # the check is not the user's task
     assert not submitter.submitter.spot_checks.bars
     # the worker cannot tell: it executed it as an ordinary task and was paid
-    assert await until(lambda: sum(len(w.history()["tasks"]) for w in workers) == 8)
+    assert await until(lambda: sum(len(w.history().tasks) for w in workers) == 8)
 
 
 async def test_workers_that_fail_a_spot_check_are_barred_and_it_is_remembered(
     network: tuple[list[Node], Node, Genesis],
 ) -> None:
     workers, submitter, _ = network
-    assert await until(lambda: len(submitter.stats()["peers"]) == 3)
+    assert await until(lambda: len(submitter.stats().peers) == 3)
     assert submitter.ledger is not None and submitter.identity is not None
     first = {**ENCRYPT, "data": base64.b64encode(b"all three").decode()}
     assert (
@@ -256,7 +257,7 @@ async def test_workers_that_fail_a_spot_check_are_barred_and_it_is_remembered(
         KnownAnswer.of("encryption", ENCRYPT, wrong, 2, "normal", 30)
     )
     failed = _spot_checks(submitter)
-    assert [t["status"] for t in failed] == ["failed"] and failed[0]["credits"] == "0"
+    assert [t.status for t in failed] == ["failed"] and failed[0].credits == 0
     now = int(time.time() * 1000)
     assert submitter.ledger.ledger.balance(submitter.identity.public_key, now) == balance
     bad = set(submitter.submitter.spot_checks.bars)
@@ -285,7 +286,7 @@ async def test_a_pause_or_snooze_outlives_a_restart(
     try:
         for n in again:
             await n.start()
-        states = [(n.stats()["state"], n.paused, n.snoozed_until_ms > 0) for n in again]
+        states = [(n.stats().state, n.paused, n.snoozed_until_ms > 0) for n in again]
         assert states[0] == ("paused", True, False)
         assert states[1][0] == "paused" and states[1][2]
         assert states[2][:2] == ("offline", False) or states[2][:2] == ("contributing", False)
@@ -310,7 +311,7 @@ async def test_unreadable_saved_pause_or_bars_are_ignored_not_fatal(
     try:
         await again.start()  # warnings logged; the node starts and contributes
         assert not again.paused and again.submitter.spot_checks.bars == {}
-        assert again.stats()["state"] in ("contributing", "offline")
+        assert again.stats().state in ("contributing", "offline")
     finally:
         await again.stop()
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta, tzinfo
-from typing import Any
 
 from ...core import economics as econ
 
@@ -110,24 +109,9 @@ def format_compact(value: float) -> str:
     raise AssertionError("unreachable")
 
 
-def brief_credits(value: float) -> str:
-    """Credits (a number) for a menu line: 1,284.5 / 3.25 / 0.15: one decimal from 100 on,
-    two below."""
-    return f"{value:,.1f}" if value >= 100 else f"{value:,.2f}".rstrip("0").rstrip(".")
-
-
 def format_micro(micro: int) -> str:
     """Micro-credits as credits to 0.001 ('1,284.513')."""
     return econ.format_credits(round(int(micro), -3))
-
-
-def peer_count(peers: Any) -> int:
-    """`stats()["peers"]` is a list of node ids; older nodes sent a count."""
-    if isinstance(peers, int):
-        return max(0, peers)
-    if isinstance(peers, (list, tuple)):
-        return len(peers)
-    return 0
 
 
 def donated_share(cpu_donated_s: float, uptime_s: float, cores: int) -> float:
@@ -325,24 +309,18 @@ def format_moment(ms: int, tz: tzinfo | None = None) -> str:
     return f"{WEEKDAYS[t.weekday()]} {t.day} {_MONTHS[t.month - 1]}, {_clock(t)}"
 
 
-def short_credits(text: str | None) -> str:
-    """A node's credit string ('1,284.513729') for a big label: two decimals ('1,284.51')."""
-    if not text:
-        return "0"
-    try:
-        micro = econ.parse_credits(str(text))
-    except ValueError:
-        return str(text)
-    if micro == 0:
+def short_credits(micro: int) -> str:
+    """Credits for a label, the tray and notifications: to 0.01, never rounded up
+    ('1,284.51', '3.2', '100'); '<0.01' for a crumb, '0' for nothing."""
+    if micro <= 0:
         return "0"
     if micro < 10_000:
         return "<0.01"
-    return f"{micro // 10_000 / 100:,.2f}"
+    hundredths = micro // 10_000
+    text = f"{hundredths // 100:,}.{hundredths % 100:02d}".rstrip("0").rstrip(".")
+    return text
 
 
-def plain_credits(text: str | None) -> str:
-    """A node's credit string to at most three decimals ('36.2', '1,284.514')."""
-    try:
-        return format_micro(econ.parse_credits(str(text or "0")))
-    except ValueError:
-        return str(text)
+def plain_credits(micro: int) -> str:
+    """Credits to 0.001 ('36.2', '1,284.514')."""
+    return format_micro(micro)

@@ -2,20 +2,19 @@
 names, the tray's lines and tooltip, the dashboard's stat lines, the charts' tooltips and the
 credit notification (pure: no Qt, no clock read).
 
-Every function takes the status (`Node.stats()`, as a dict) or a value from it, or a point
-of the history (`Node.history()`), and returns text; the numbers in it come from formats.py.
+Every function takes the status (`NodeStatus`, None before the node first answers) or a
+value from it, or an entry of the history (`NodeHistory`, core/status.py), and returns text;
+the numbers in it come from formats.py. Credits arrive as micro-credits.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from ...core import economics as econ
+from ...core.status import Credits, NodeStatus, TaskEntry
 from .formats import (
     UNKNOWN,
-    brief_credits,
     format_compact,
     format_micro,
     format_moment,
@@ -23,6 +22,7 @@ from .formats import (
     format_rank,
     network_stage,
     plain_credits,
+    short_credits,
 )
 
 STATE_TITLES = {
@@ -47,7 +47,7 @@ class WhyLine:
 def why_line(state: str | None, reason: str | None, *, connected: bool = True) -> WhyLine:
     """One plain sentence: whether this computer earns right now, why, and what to do.
 
-    `state` and `reason` are `Node.stats()["state"]` and `["reason"]` (core/activity.py).
+    `state` and `reason` are the status's (core/activity.py).
     """
     reason = (reason or "").strip()
     if not connected:
@@ -86,62 +86,50 @@ def why_line(state: str | None, reason: str | None, *, connected: bool = True) -
 # -- the tray menu and the toolbar ---------------------------------------------------------
 
 
-def reason_text(status: Mapping[str, Any], connected: bool) -> str:
+def reason_text(status: NodeStatus | None, connected: bool) -> str:
     """The state's reason as a line of its own (the menu's second line, the chip's tooltip)."""
     if not connected:
-        return "Connecting to the node…" if not status else "Lost contact with the node"
-    reason = str(status.get("reason") or "")
+        return "Connecting to the node…" if status is None else "Lost contact with the node"
+    reason = status.reason if status is not None else ""
     return reason[:1].upper() + reason[1:]
 
 
-def credits_value(status: Mapping[str, Any]) -> float | None:
-    """Available credits as a number, or None if unknown."""
-    text = (status.get("credits") or {}).get("available")
-    try:
-        return econ.parse_credits(str(text)) / econ.MICRO if text is not None else None
-    except ValueError:
-        return None
-
-
-def credits_line(status: Mapping[str, Any]) -> str:
-    """The menu's credits line: '1,284.5 credits · rank #12 of 340'."""
-    value = credits_value(status)
-    if value is None:
+def credits_line(status: NodeStatus | None) -> str:
+    """The menu's credits line: '1,284.51 credits · rank #12 of 340'."""
+    if status is None:
         return "Credits unknown"
-    line = f"{brief_credits(value)} credits"
-    rank = status.get("rank")
-    if isinstance(rank, list | tuple) and len(rank) == 2 and rank[1]:
-        line += f" · rank #{rank[0]:,} of {rank[1]:,}"
+    line = f"{short_credits(status.credits.available)} credits"
+    n, of = status.rank
+    if of:
+        line += f" · rank #{n:,} of {of:,}"
     return line
 
 
-def state_of(status: Mapping[str, Any], connected: bool) -> str:
+def state_of(status: NodeStatus | None, connected: bool) -> str:
     """The state the icon shows: the node's, or offline when the app cannot reach it."""
-    state = str(status.get("state") or "offline") if connected else "offline"
+    state = status.state if connected and status is not None else "offline"
     return state if state in STATE_TITLES else "offline"
 
 
-def tray_tooltip(status: Mapping[str, Any], connected: bool) -> str:
-    """edgenet — contributing · 1,284.5 credits"""
+def tray_tooltip(status: NodeStatus | None, connected: bool) -> str:
+    """edgenet — contributing · 1,284.51 credits"""
     words = STATE_TITLES[state_of(status, connected)].lower()
-    value = credits_value(status) if connected else None
-    if value is None:
+    if status is None or not connected:
         return f"edgenet — {words}"
-    return f"edgenet — {words} · {brief_credits(value)} credits"
+    return f"edgenet — {words} · {short_credits(status.credits.available)} credits"
 
 
 # -- the dashboard ---------------------------------------------------------------------------
 
 
-def credits_detail(credits: Mapping[str, Any]) -> str:
+def credits_detail(credits: Credits) -> str:
     """'36.2 locked · 100 staked'."""
-    locked, staked = plain_credits(credits.get("locked")), plain_credits(credits.get("staked"))
-    return f"{locked} locked · {staked} staked"
+    return f"{plain_credits(credits.locked)} locked · {plain_credits(credits.staked)} staked"
 
 
-def credits_available(credits: Mapping[str, Any]) -> str:
-    """'1,284.513 credits available' (the big number's tooltip: all the decimals)."""
-    return f"{plain_credits(credits.get('available'))} credits available"
+def credits_available(credits: Credits) -> str:
+    """'1,284.513 credits available' (the big number's tooltip: to 0.001)."""
+    return f"{plain_credits(credits.available)} credits available"
 
 
 def tasks_detail(submitted: int) -> str:
@@ -193,11 +181,11 @@ def earned_total(micro: int) -> str:
     return f"{format_micro(micro)} credits in total"
 
 
-def task_tip(task: Mapping[str, Any]) -> str:
+def task_tip(task: TaskEntry) -> str:
     """A recent task's tooltip: its id, and its error if it failed."""
-    tip = f"task {str(task.get('task') or '')[:16]}…"
-    if task.get("error"):
-        tip += f"\n{task['error']}"
+    tip = f"task {task.task[:16]}…"
+    if task.error:
+        tip += f"\n{task.error}"
     return tip
 
 
@@ -228,4 +216,4 @@ def curve_marker_lines(cpu_hours: float) -> tuple[str, str]:
 def credits_earned(micro: int, tasks: int) -> str:
     """'You earned 3.2 credits for 14 tasks'."""
     count = "1 task" if tasks == 1 else f"{tasks:,} tasks"
-    return f"You earned {brief_credits(micro / econ.MICRO)} credits for {count}"
+    return f"You earned {short_credits(micro)} credits for {count}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import socket
 from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
@@ -19,7 +20,12 @@ from typing import Any, TypeVar
 import aiohttp
 import psutil
 
-from ...core.errors import EdgenetError
+from ...core import notifications as notes
+from ...core.errors import EdgenetError, WireError
+from ...core.notifications import Notification
+from ...core.status import NodeHistory, NodeStatus
+
+log = logging.getLogger(__name__)
 
 CONTROL_FILE = "control.json"
 HOST = "127.0.0.1"
@@ -34,6 +40,13 @@ class ControlError(EdgenetError):
     def __init__(self, message: str, status: int = 0) -> None:
         super().__init__(message)
         self.status = status
+
+
+def _status(value: object) -> NodeStatus:
+    try:
+        return NodeStatus.from_json(value)
+    except WireError as exc:
+        raise ControlError(f"the node sent an unreadable status: {exc}") from None
 
 
 def control_path(data_dir: Path) -> Path:
@@ -126,33 +139,31 @@ class ControlClient:
         except TimeoutError:
             raise ControlError(f"the node at {self.base} did not answer in {timeout_s} s") from None
 
-    async def status(self) -> dict[str, Any]:
-        out: dict[str, Any] = await self.request("GET", "/v1/status")
-        return out
+    async def status(self) -> NodeStatus:
+        return _status(await self.request("GET", "/v1/status"))
 
     async def peers(self) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = await self.request("GET", "/v1/peers")
         return out
 
-    async def history(self, limit: int = 50) -> dict[str, Any]:
-        out: dict[str, Any] = await self.request("GET", f"/v1/history?limit={int(limit)}")
-        return out
+    async def history(self, limit: int = 50) -> NodeHistory:
+        out = await self.request("GET", f"/v1/history?limit={int(limit)}")
+        try:
+            return NodeHistory.from_json(out)
+        except WireError as exc:
+            raise ControlError(f"the node sent an unreadable history: {exc}") from None
 
-    async def pause(self) -> dict[str, Any]:
-        out: dict[str, Any] = await self.request("POST", "/v1/pause")
-        return out
+    async def pause(self) -> NodeStatus:
+        return _status(await self.request("POST", "/v1/pause"))
 
-    async def snooze(self, seconds: float) -> dict[str, Any]:
-        out: dict[str, Any] = await self.request("POST", "/v1/snooze", {"seconds": seconds})
-        return out
+    async def snooze(self, seconds: float) -> NodeStatus:
+        return _status(await self.request("POST", "/v1/snooze", {"seconds": seconds}))
 
-    async def finish_then_pause(self) -> dict[str, Any]:
-        out: dict[str, Any] = await self.request("POST", "/v1/drain")
-        return out
+    async def finish_then_pause(self) -> NodeStatus:
+        return _status(await self.request("POST", "/v1/drain"))
 
-    async def resume(self) -> dict[str, Any]:
-        out: dict[str, Any] = await self.request("POST", "/v1/resume")
-        return out
+    async def resume(self) -> NodeStatus:
+        return _status(await self.request("POST", "/v1/resume"))
 
     async def settings(self) -> dict[str, Any]:
         out: dict[str, Any] = await self.request("GET", "/v1/settings")
@@ -186,8 +197,9 @@ class ControlClient:
         out: dict[str, Any] = await self.request("POST", "/v1/submit", body, timeout_s=wait)
         return out
 
-    async def events(self) -> AsyncIterator[dict[str, Any]]:
-        """The node's notifications as they happen, until the node closes the stream."""
+    async def events(self) -> AsyncIterator[Notification]:
+        """The node's notifications as they happen, until the node closes the stream.
+        Lines this client cannot read (an event newer than it, say) are skipped."""
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=CALL_TIMEOUT_S)
         try:
             async with (
@@ -197,7 +209,11 @@ class ControlClient:
                 if resp.status >= 400:
                     raise ControlError(f"HTTP {resp.status} {resp.reason}", resp.status)
                 async for line in resp.content:
-                    if line.strip():
-                        yield json.loads(line)
+                    if not line.strip():
+                        continue  # keep-alive
+                    try:
+                        yield notes.from_json(json.loads(line))
+                    except (ValueError, WireError) as exc:
+                        log.debug("skipped a notification: %s", exc)
         except aiohttp.ClientError as exc:
             raise ControlError(f"cannot reach the node at {self.base}: {exc}") from None

@@ -7,7 +7,7 @@ every input is validated, and a refusal is `{"error": "<precise message>"}` with
 never a traceback. `edgenet status/peers/pause/resume/submit` and the tray app use it through
 `runtime/control/client.py`.
 
-    GET  /v1/status     node.stats() plus network_id
+    GET  /v1/status     node.stats() (core/status.py NodeStatus; credits in micro-credits)
     GET  /v1/peers      [{node_id, open, bytes_in, bytes_out}]
     GET  /v1/history    {tasks: recent task lines, earnings: [[ts_ms, cumulative µcr]]} ?limit=
     POST /v1/pause      stop accepting tasks; returns the new status
@@ -17,7 +17,7 @@ never a traceback. `edgenet status/peers/pause/resume/submit` and the tray app u
     GET  /v1/settings   effective settings: {values, sources, warnings}
     PUT  /v1/settings   {key: value|null, ...}: validate, store, apply; + {changed, shadowed}
     POST /v1/submit     {type, payload, redundancy?, priority?, max_credits?, timeout?}
-    GET  /v1/events     newline-delimited JSON notifications (node.subscribe() plus "t")
+    GET  /v1/events     newline-delimited JSON notifications (core/notifications.py, plus "t")
 """
 
 from __future__ import annotations
@@ -39,8 +39,10 @@ from aiohttp import web
 from ..._fs import atomic_write
 from ..._json import jsonable
 from ...core import economics as econ
+from ...core import notifications as notes
 from ...core.errors import EdgenetError, RequestError, SettingsError
 from ...core.identity import node_id_of
+from ...core.notifications import Notification
 from ...core.settings import SettingValue, get_setting, validate
 from ...core.submit import DEFAULT_TIMEOUT_S, MAX_TIMEOUT_S, MIN_TIMEOUT_S, SubmitRequest
 from ...core.taskmsg import MAX_REDUNDANCY, PRIORITIES
@@ -338,7 +340,7 @@ class ControlServer:
     # -- endpoints ----------------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
-        return {**self.node.stats(), "network_id": self.node.genesis.network_id.hex()}
+        return self.node.stats().to_json()
 
     async def _status(self, request: web.Request) -> web.Response:
         return _reply(self.status())
@@ -360,7 +362,7 @@ class ControlServer:
         raw = request.query.get("limit", "50")
         if not raw.isdigit() or not 1 <= int(raw) <= 1000:
             raise Refused(400, f"limit must be an integer 1–1000, got {raw!r}")
-        return _reply(self.node.history(int(raw)))
+        return _reply(self.node.history(int(raw)).to_json())
 
     async def _pause(self, request: web.Request) -> web.Response:
         self.node.pause()
@@ -428,9 +430,9 @@ class ControlServer:
     async def _events(self, request: web.Request) -> web.StreamResponse:
         queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
 
-        def deliver(event: dict[str, Any]) -> None:
+        def deliver(note: Notification) -> None:
             if queue.qsize() < MAX_QUEUED_EVENTS:
-                queue.put_nowait({**event, "t": time.time()})
+                queue.put_nowait({**notes.to_json(note), "t": time.time()})
             elif queue.qsize() == MAX_QUEUED_EVENTS:  # the reader is stuck: end its stream
                 queue.put_nowait(None)
 

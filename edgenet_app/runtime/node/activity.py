@@ -11,6 +11,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from ...core.activity import Activity, decide
+from ...core.notifications import StateNote
 from ..platform.probe import ProbeSample, observe
 from ..work.pool import WorkerPool
 from .background import Background
@@ -143,7 +144,7 @@ class ActivityService:
         new = decide(conditions, self.options.policy)
         if new.state != self.activity.state:
             log.info("state: %s (%s)", new.state, new.reason)
-            self._notifier.emit({"event": "state", "state": new.state, "reason": new.reason})
+            self._notifier.emit(StateNote(new.state, new.reason))
         self.activity = new
         if self._pool is not None:
             self._apply(self._pool, new, running)

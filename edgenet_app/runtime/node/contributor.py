@@ -11,6 +11,7 @@ from ...core.activity import Activity
 from ...core.errors import WireError
 from ...core.genesis import Genesis
 from ...core.identity import Identity, node_id_of
+from ...core.notifications import TaskNote
 from ...core.peerwire import Gossip
 from ...core.taskflow import (
     WORKER_END_STATES,
@@ -177,14 +178,13 @@ class Contributor:
             )
         )
         self._notifier.emit(
-            {
-                "event": "task",
-                "kind": action.kind,
-                "task": action.task.hex(),
-                "ok": outcome.ok,
-                "cpu_ms": cpu_ms,
-                "error": None if outcome.ok else outcome.error_code,
-            }
+            TaskNote(
+                action.kind,
+                action.task.hex(),
+                outcome.ok,
+                cpu_ms,
+                None if outcome.ok else outcome.error_code,
+            )
         )
         if flow.state != "executing":  # handed back, or cancelled by its submitter
             return

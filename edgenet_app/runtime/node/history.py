@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from ...core import economics as econ
 from ...core.events import Settlement
 from ...core.ledger import Ledger
+from ...core.status import NodeHistory, TaskEntry
 from ..store.store import Store, StoreError, TaskRecord
 
 log = logging.getLogger(__name__)
@@ -27,38 +26,35 @@ class History:
         except (ValueError, StoreError) as exc:  # history is a convenience: never fail a task
             log.warning("could not record task %s: %s", record.task_id, exc)
 
-    def recent(self, limit: int = 50) -> dict[str, Any]:
-        """Recent tasks, and this node's earnings over time.
-
-        `earnings` are cumulative micro-credits paid to this node by settlements (task
-        payments), one point per settlement in timestamp order, at most 500 points.
-        """
-        tasks = []
-        for r in self.store.task_history(max(0, min(limit, 1000))):
-            tasks.append(
-                {
-                    "task": r.task_id,
-                    "kind": r.kind,
-                    "role": r.role,
-                    "status": r.status,
-                    "created_ms": r.created_ms,
-                    "finished_ms": r.finished_ms,
-                    "credits": econ.format_credits(r.cost_micro),
-                    "error": r.error,
-                }
+    def recent(self, limit: int = 50) -> NodeHistory:
+        """Recent tasks, and this node's earnings over time: cumulative micro-credits paid
+        to it by settlements (task payments), one point per settlement in timestamp order,
+        at most 500 points."""
+        tasks = tuple(
+            TaskEntry(
+                r.task_id,
+                r.kind,
+                r.role,
+                r.status,
+                r.created_ms,
+                r.finished_ms,
+                r.cost_micro,
+                r.error,
             )
+            for r in self.store.task_history(max(0, min(limit, 1000)))
+        )
         paid = sorted(
             (ev.ts, ev.body.amount)
             for ev in self.ledger.events()
             if isinstance(ev.body, Settlement) and ev.body.worker == self.me
         )
-        earnings: list[list[int]] = []
+        earnings: list[tuple[int, int]] = []
         total = 0
         for ts, amount in paid:
             total += amount
-            earnings.append([ts, total])
+            earnings.append((ts, total))
         if len(earnings) > MAX_EARNING_POINTS:
             step = len(earnings) / MAX_EARNING_POINTS
             n = MAX_EARNING_POINTS - 1
             earnings = [earnings[int(i * step)] for i in range(n)] + [earnings[-1]]
-        return {"tasks": tasks, "earnings": earnings}
+        return NodeHistory(tasks, tuple(earnings))

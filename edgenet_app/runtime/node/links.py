@@ -11,6 +11,7 @@ from collections.abc import Callable
 from ...core.errors import NoRelayError, WireError
 from ...core.genesis import Genesis
 from ...core.identity import Identity, node_id_of
+from ...core.notifications import ErrorNote, RelayNote
 from ..net.mesh import Mesh
 from ..net.relay_client import RelayClient, RelayError
 from ..net.webrtc import PeerLink
@@ -113,9 +114,7 @@ class Links:
         while True:
             await hub.relay_lost()
             log.warning("lost the relay; reconnecting")
-            self._notifier.emit(
-                {"event": "error", "message": "lost the relay connection; reconnecting"}
-            )
+            self._notifier.emit(ErrorNote("lost the relay connection; reconnecting"))
             failures = 0
             while True:
                 delay = min(RELAY_BACKOFF_MAX_S, RELAY_BACKOFF_S * 2**failures)
@@ -128,7 +127,7 @@ class Links:
                     log.info("relay still unreachable: %s", exc)
             await hub.replace_relay(relay)
             log.info("reconnected to %s (%d peers online)", relay.url, len(relay.peers))
-            self._notifier.emit({"event": "relay", "url": relay.url, "online": len(relay.peers)})
+            self._notifier.emit(RelayNote(relay.url, len(relay.peers)))
             self.top_up(dial_any=True)
 
     def top_up(self, *, dial_any: bool = False) -> None:

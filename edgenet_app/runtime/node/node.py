@@ -21,6 +21,7 @@ from ...core.errors import NodeError, WireError
 from ...core.events import Event
 from ...core.genesis import Genesis
 from ...core.identity import Identity, node_id_of
+from ...core.status import NodeHistory, NodeStatus
 from ...core.submit import SubmitRequest
 from ...core.taskmsg import Abandon, Assign, Cancel, Claim, Result, parse
 from ..net.mesh import Mesh
@@ -303,8 +304,8 @@ class Node:
         """(state, reason), as last decided (see `ActivityService.state`)."""
         return self.activity.state()
 
-    def stats(self) -> dict[str, Any]:
-        """A snapshot for `edgenet status`, the control API and the tray (JSON-ready)."""
+    def stats(self) -> NodeStatus:
+        """A snapshot for `edgenet status`, the control API and the tray."""
         return status(
             self.genesis,
             self.identity,
@@ -316,10 +317,10 @@ class Node:
             now=now_ms(),
         )
 
-    def history(self, limit: int = 50) -> dict[str, Any]:
+    def history(self, limit: int = 50) -> NodeHistory:
         """For the dashboard: recent tasks, and this node's earnings over time."""
         if self.history_log is None:
-            return {"tasks": [], "earnings": []}
+            return NodeHistory()
         return self.history_log.recent(limit)
 
     def rank(self) -> tuple[int, int]:

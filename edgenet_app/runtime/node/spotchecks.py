@@ -13,6 +13,7 @@ from ...core import economics as econ
 from ...core.errors import EdgenetError
 from ...core.identity import node_id_of
 from ...core.ledger import Ledger
+from ...core.notifications import SpotCheckFailedNote
 from ...core.spotcheck import BAR_MS, AnswerBank, KnownAnswer, barred
 from ...core.taskflow import Verdict
 from ..net.mesh import Mesh
@@ -100,9 +101,7 @@ class SpotChecks:
                 node_id_of(dissent.worker),
                 known.kind,
             )
-            self._notifier.emit(
-                {"event": "spot_check_failed", "worker": node_id_of(dissent.worker)}
-            )
+            self._notifier.emit(SpotCheckFailedNote(node_id_of(dissent.worker)))
         if verdict.dissenters:
             self._save()
         log.info(
