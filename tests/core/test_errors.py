@@ -6,6 +6,8 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+import subprocess
+import sys
 
 import pytest
 
@@ -82,3 +84,25 @@ def test_unknown_kind_message_is_unchanged() -> None:
     with pytest.raises(UnknownKind) as info:
         get_kind("no_such_kind")
     assert info.value.args[0].startswith("unknown task kind 'no_such_kind'; known: ")
+
+
+def test_public_errors_import_from_the_package_without_heavy_modules() -> None:
+    code = (
+        "import sys\n"
+        "from edgenet_app import EdgenetError, NodeError, PayloadError, ApiError, NoRelayError\n"
+        "from edgenet_app.core import errors\n"
+        "assert EdgenetError is errors.EdgenetError and NoRelayError is errors.NoRelayError\n"
+        "assert issubclass(NoRelayError, NodeError) and issubclass(NodeError, EdgenetError)\n"
+        "assert issubclass(PayloadError, EdgenetError) and issubclass(ApiError, EdgenetError)\n"
+        "heavy = ('numpy', 'aiortc', 'PySide6', 'wasmtime', 'sqlite3')\n"
+        "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in heavy)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "", f"importing the errors loaded: {out.stdout.strip()}"
+
+
+def test_public_errors_are_listed_in_all() -> None:
+    assert {"EdgenetError", "NodeError", "NoRelayError", "PayloadError", "ApiError"} <= set(
+        edgenet_app.__all__
+    )
