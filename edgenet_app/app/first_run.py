@@ -36,7 +36,7 @@ from ..runtime.store.config import store_setting
 from ..runtime.store.store import Store
 from . import icons
 
-log = logging.getLogger("edgenet.app")
+log = logging.getLogger(__name__)
 
 FIRST_RUN_FLAG = "app.first_run_done"
 WIDTH = 600

@@ -30,7 +30,7 @@ from ..runtime.node import Node, NodeError
 from ..runtime.store.networks import load_network
 from .source import NodeSource
 
-log = logging.getLogger("edgenet.app")
+log = logging.getLogger(__name__)
 
 RETRY_FIRST_S = 2.0
 RETRY_MAX_S = 60.0

@@ -18,7 +18,7 @@ from PySide6.QtCore import QObject, Signal
 from ..core.errors import EdgenetError
 from .source import NodeSource
 
-log = logging.getLogger("edgenet.app")
+log = logging.getLogger(__name__)
 
 STATUS_EVERY_S = 2.0
 HISTORY_EVERY_S = 15.0

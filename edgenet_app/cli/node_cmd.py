@@ -28,6 +28,7 @@ from ..runtime.store import paths
 from ..runtime.store.config import add_settings_flags, effective_settings, overrides_from_args
 from ..runtime.store.networks import load_network
 from ..runtime.store.store import Store
+from . import logs
 from .io import read_payload, until_stopped
 from .network_cmd import add_network_option
 
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
     from ..runtime.control.server import ControlServer
     from ..runtime.node import Node, NodeOptions
 
-log = logging.getLogger("edgenet.cli")
+log = logging.getLogger(__name__)
 
 FLUSH_TIMEOUT_S = 5.0
 
@@ -134,7 +135,7 @@ def _node(args: argparse.Namespace) -> int:
     from ..runtime.control.client import ControlClient
     from ..runtime.node import Node
 
-    logging.getLogger("edgenet").setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    logs.show_progress(args.verbose)
     data_dir = paths.data_dir(args.data_dir)
     running = ControlClient.discover(data_dir)
     if running is not None:

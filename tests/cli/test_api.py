@@ -407,7 +407,7 @@ async def test_callbacks_plain_and_async_and_failing_ones_are_logged(
             raise RuntimeError("callback bug")
 
         node._on_task = bad_task
-        with caplog.at_level(logging.ERROR, "edgenet.api"):
+        with caplog.at_level(logging.ERROR, "edgenet_app.api"):
             n.emit({"event": "credit", "amount_micro": 1})
             n.emit({"event": "task", "kind": "encryption"})
             await asyncio.sleep(0.05)

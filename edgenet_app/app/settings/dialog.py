@@ -88,7 +88,7 @@ __all__ = [
     "schedule_from_grid",
 ]
 
-log = logging.getLogger("edgenet.app")
+log = logging.getLogger(__name__)
 
 PAGE_GLYPHS = {
     "contribution": "cpu",

@@ -49,7 +49,7 @@ from ..node import Node, NodeError
 from ..store.config import EffectiveSettings, SettingsStore, effective_settings, store_setting
 from .client import HOST, ControlClient, control_path, read_control_file
 
-log = logging.getLogger("edgenet.control")
+log = logging.getLogger(__name__)
 
 MAX_BODY = 16 * 1024 * 1024
 MAX_TIMEOUT_S = 86_400.0  # as Node.submit

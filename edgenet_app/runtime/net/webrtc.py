@@ -35,7 +35,7 @@ from ...core.peerwire import FWD_MAX_SKEW_MS, Dedup, Fwd
 from ...core.peerwire import parse as parse_frame
 from .relay_client import RelayClient, RelayError
 
-log = logging.getLogger("edgenet.webrtc")
+log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_S = 15.0
 MAX_PENDING_ACCEPTS = 32  # offers being answered at once (each is an RTCPeerConnection)
