@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BatchResult", "CreditCallback", "EdgeNode", "ErrorCallback", "TaskCallback"]
 
-log = logging.getLogger("edgenet.api")
+log = logging.getLogger(__name__)
 
 CreditCallback = Callable[[float, float], Any]
 TaskCallback = Callable[[dict[str, Any]], Any]

@@ -4,7 +4,7 @@ It appears when the data dir's store has no `app.first_run_done` flag (the store
 table: the flag belongs to the data dir, like the identity and the ledger, so a second data
 dir asks again and a copied one does not). "Agree and start" stores the chosen CPU limit and
 "start at login" as ordinary settings (the same `store_setting` as `edgenet config set`),
-registers or removes the login entry (runtime/autostart.py), then sets the flag. "Not now"
+registers or removes the login entry (runtime/platform/autostart/), then sets the flag. "Not now"
 stores nothing: the app quits without contributing and asks again next time.
 """
 
@@ -37,7 +37,7 @@ from ..runtime.store.store import Store
 from . import icons
 from .display import labels
 
-log = logging.getLogger("edgenet.app")
+log = logging.getLogger(__name__)
 
 FIRST_RUN_FLAG = "app.first_run_done"
 WIDTH = 600

@@ -39,7 +39,7 @@ from .source import NodeSource
 if TYPE_CHECKING:
     from ..runtime.control.server import ControlServer
 
-log = logging.getLogger("edgenet.app")
+log = logging.getLogger(__name__)
 
 RETRY_FIRST_S = 2.0
 RETRY_MAX_S = 60.0

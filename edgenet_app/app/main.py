@@ -45,7 +45,7 @@ from .model import AppModel
 from .shell import Shell
 from .source import NodeSource
 
-log = logging.getLogger("edgenet.app")
+log = logging.getLogger(__name__)
 
 
 def application() -> QApplication:

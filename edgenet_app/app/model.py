@@ -20,7 +20,7 @@ from ..core.notifications import CreditNote, StateNote, TaskNote
 from ..core.status import NodeHistory, NodeStatus
 from .source import NodeSource
 
-log = logging.getLogger("edgenet.app")
+log = logging.getLogger(__name__)
 
 STATUS_EVERY_S = 2.0
 HISTORY_EVERY_S = 15.0

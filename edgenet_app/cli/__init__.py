@@ -5,14 +5,12 @@ return an exit code. Errors edgenet raises on purpose are printed as one clear l
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 
 from .._version import __version__
 from ..core.errors import EdgenetError
-
-log = logging.getLogger("edgenet")
+from . import logs
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -125,10 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         no_media.install()  # data channels only: ~17 MB less in every node and the app
     parser = build_parser()
     args = parser.parse_args(expand_app(expand_headless(sys.argv[1:] if argv is None else argv)))
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    logs.configure(args.verbose)
     handler = getattr(args, "func", None)
     if handler is None:
         parser.print_help()

@@ -29,6 +29,7 @@ from ..core.taskmsg import MAX_REDUNDANCY
 from ..runtime.launch import node_options, run_node
 from ..runtime.store import paths
 from ..runtime.store.networks import load_network
+from . import logs
 from .io import read_payload, until_stopped
 from .network_cmd import add_network_option
 from .settings_flags import add_settings_flags, overrides_from_args
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
     from ..runtime.control.server import ControlServer
     from ..runtime.node import Node
 
-log = logging.getLogger("edgenet.cli")
+log = logging.getLogger(__name__)
 
 FLUSH_TIMEOUT_S = 5.0
 
@@ -94,7 +95,7 @@ def _node(args: argparse.Namespace) -> int:
     from ..runtime.control.client import ControlClient
     from ..runtime.node import Node
 
-    logging.getLogger("edgenet").setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    logs.show_progress(args.verbose)
     data_dir = paths.data_dir(args.data_dir)
     running = ControlClient.discover(data_dir)
     if running is not None:

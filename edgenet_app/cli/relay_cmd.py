@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 from typing import Any
 
 from ..runtime.store.networks import load_network
+from . import logs
 from .io import until_stopped
 from .network_cmd import add_network_option
 
@@ -39,7 +39,7 @@ def _run(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         raise SystemExit(f"edgenet: error: --port {args.port}: allowed 0–65535")
     genesis = load_network(args.network)
-    logging.getLogger("edgenet").setLevel(logging.INFO if not args.verbose else logging.DEBUG)
+    logs.show_progress(args.verbose)
 
     async def main() -> None:
         from ..runtime.net.lan import SERVICE_TYPE, RelayAdvert, is_loopback_host

@@ -14,7 +14,7 @@ import heapq
 from dataclasses import dataclass, field
 
 from . import economics as econ
-from .errors import WireError
+from .errors import LedgerError, WireError
 from .events import (
     Event,
     GenesisGrant,
@@ -101,8 +101,9 @@ class Account:
         return Balance(self.available + released, pending, self.staked)
 
 
-class Rejected(Exception):
-    """An event breaks a ledger rule (the reason is the message)."""
+class Rejected(LedgerError):
+    """An event breaks a ledger rule (the reason is the message). `LedgerState.apply` and
+    `check` turn it into the returned reason: it never leaves this module."""
 
 
 class LedgerState:

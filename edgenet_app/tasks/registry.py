@@ -6,6 +6,7 @@ import importlib
 from functools import cache
 
 from ..core.economics import TASK_KINDS
+from ..core.errors import EdgenetError
 from .base import TaskKind
 
 _MODULES = {
@@ -21,8 +22,8 @@ _MODULES = {
 assert set(_MODULES) == set(TASK_KINDS)
 
 
-class UnknownKind(KeyError):
-    pass
+class UnknownKind(EdgenetError, KeyError):
+    """No task kind has this name (a KeyError too; the message lists the known kinds)."""
 
 
 @cache

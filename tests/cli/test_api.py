@@ -457,7 +457,7 @@ async def test_callbacks_plain_and_async_and_failing_ones_are_logged(
             raise RuntimeError("callback bug")
 
         node._on_task = bad_task
-        with caplog.at_level(logging.ERROR, "edgenet.api"):
+        with caplog.at_level(logging.ERROR, "edgenet_app.api"):
             n.emit(CreditNote(1, "ab", "payer"))
             n.emit(TaskNote("encryption", "ab", True, 1))
             await asyncio.sleep(0.05)

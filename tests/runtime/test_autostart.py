@@ -28,6 +28,7 @@ from edgenet_app.runtime.platform.autostart import (
     desktop_exec,
     quote_exec_arg,
 )
+from edgenet_app.runtime.platform.autostart import files as autostart_files
 
 HOSTILE = [
     "/opt/My Apps/python3",
@@ -404,7 +405,7 @@ def test_xdg_write_failure_is_clear_and_leaves_nothing_half_written(
     def broken_replace(src: str, dst: str) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(autostart.os, "replace", broken_replace)
+    monkeypatch.setattr(autostart_files.os, "replace", broken_replace)
     with pytest.raises(AutostartError, match=rf"cannot write {path}: No space left on device"):
         autostart.enable(["/other/python"], **kw)
     assert path.read_bytes() == good
@@ -426,7 +427,7 @@ def test_xdg_permission_denied_is_a_clear_error(
     def denied(**_: Any) -> tuple[int, str]:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(autostart.tempfile, "mkstemp", denied)
+    monkeypatch.setattr(autostart_files.tempfile, "mkstemp", denied)
     autostart_dir = tmp_path / "config" / "autostart"
     with pytest.raises(
         AutostartError, match=rf"cannot write {autostart_dir}/edgenet\.desktop: Permission denied"

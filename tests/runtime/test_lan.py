@@ -314,7 +314,7 @@ async def test_an_advert_is_found_and_hostile_ones_are_skipped(
         try:
             assert advert.urls == ["ws://127.0.0.1:8765/ws"], advert.reason
             started = time.monotonic()
-            with caplog.at_level(logging.DEBUG, logger="edgenet.lan"):
+            with caplog.at_level(logging.DEBUG, logger="edgenet_app.runtime.net.lan"):
                 found = await browse_relays(NET, 3.0, loopback=True)
             assert time.monotonic() - started < 3.0 + lan.CLOSE_TIMEOUT_S
             assert found == ["ws://127.0.0.1:8765/ws"]

@@ -10,7 +10,7 @@ import textwrap
 PROBE = textwrap.dedent(
     """
     import asyncio, sys
-    from edgenet_app.runtime import no_media
+    from edgenet_app.runtime.net import no_media
     assert no_media.install()
     from aiortc import RTCPeerConnection
     import av
@@ -62,7 +62,7 @@ def test_data_channels_work_without_pyav_and_media_use_is_refused() -> None:
 def test_install_steps_aside_when_pyav_may_already_be_in_use() -> None:
     probe = (
         "import aiortc, sys\n"
-        "from edgenet_app.runtime import no_media\n"
+        "from edgenet_app.runtime.net import no_media\n"
         "print(no_media.install(), type(sys.modules['av']).__name__)"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)

@@ -16,6 +16,7 @@ import wasmtime
 from edgenet_app.tasks import wasm
 from edgenet_app.tasks.base import ExecContext, Limits, PayloadError, TaskError
 from edgenet_app.tasks.registry import get_kind
+from edgenet_app.tasks.wasm import compiled as wasm_compiled
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "wasm"
@@ -282,7 +283,7 @@ def test_cache_reuses_compiled_modules(ctx: ExecContext) -> None:
 def test_disk_cache_survives_a_new_process_and_rejects_tampering(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(wasm, "DISK_CACHE_MIN_COMPILE_S", 0.0)
+    monkeypatch.setattr(wasm_compiled, "DISK_CACHE_MIN_COMPILE_S", 0.0)
     first = ExecContext(tmp_path)
     want = run(first, wat("fnv1a"), b"abc")
     files = list((tmp_path / "wasm-cache").glob("*.cwasm"))

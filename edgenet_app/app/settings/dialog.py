@@ -19,7 +19,7 @@ from display.labels.
 - **Where values come from**: a setting that a `--config` file or a command-line flag sets
   carries a note: changes are saved, but the file or flag wins while it is there.
 - **Start at login** is kept by the app itself: after the node accepts `start_at_login`,
-  `runtime.autostart.set_enabled` writes or removes the login entry. If the system's entry
+  `runtime.platform.autostart.set_enabled` writes or removes the login entry. If the system's entry
   disagrees with the setting (removed by hand, say), the row says so and Apply fixes it.
 - **Never blocking**: loading and applying are asyncio tasks on the qasync loop, started with
   `asyncio.ensure_future`; tests await `load()` and `apply()` directly.
@@ -61,7 +61,7 @@ from .pages import DEPENDS, PAGES, humanise, layout_settings
 
 __all__ = ["SettingsDialog"]
 
-log = logging.getLogger("edgenet.app")
+log = logging.getLogger(__name__)
 
 
 def _normalise(values: Mapping[str, Any]) -> dict[str, SettingValue]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ...core.errors import EdgenetError
 from ...core.schedule import DAYS, MINUTES_PER_DAY, Schedule, parse_schedule
 from ..display import labels
 
@@ -44,7 +45,7 @@ PRESETS: dict[str, str] = {
 }
 
 
-class OffGridError(ValueError):
+class OffGridError(EdgenetError, ValueError):
     """The schedule has windows that do not begin and end on the hour."""
 
 

@@ -50,7 +50,7 @@ from ..node import Node, NodeError
 from ..store.config import EffectiveSettings, SettingsStore, effective_settings, store_setting
 from .client import HOST, ControlClient, control_path, read_control_file
 
-log = logging.getLogger("edgenet.control")
+log = logging.getLogger(__name__)
 
 MAX_BODY = 16 * 1024 * 1024
 MAX_QUEUED_EVENTS = 10_000

@@ -43,7 +43,7 @@ from ...core.errors import WireError
 if TYPE_CHECKING:  # zeroconf is imported when used (about 0.1 s)
     from zeroconf.asyncio import AsyncZeroconf
 
-log = logging.getLogger("edgenet.lan")
+log = logging.getLogger(__name__)
 
 SERVICE_TYPE = "_edgenet-relay._tcp.local."
 TXT_VERSION = "1"

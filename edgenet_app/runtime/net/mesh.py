@@ -50,7 +50,7 @@ from ...core.peerwire import (
 from ..store.ledger_store import LedgerStore, now_ms
 from .webrtc import DialError, LinkClosed, PeerHub, PeerLink, SendSignal
 
-log = logging.getLogger("edgenet.mesh")
+log = logging.getLogger(__name__)
 
 SYNC_REPLY_WINDOW_S = 10.0  # events from a link this soon after we sent it our vector
 

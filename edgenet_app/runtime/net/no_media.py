@@ -21,10 +21,12 @@ import sys
 import types
 from typing import Any, NoReturn
 
+from ...core.errors import EdgenetError
+
 MESSAGE = "edgenet does not load PyAV (audio/video): {} is unavailable in this process"
 
 
-class MediaUnavailable(AttributeError):
+class MediaUnavailable(EdgenetError, AttributeError):
     """A media feature of aiortc was used in a process that runs without PyAV."""
 
 

@@ -21,7 +21,7 @@ from ...core.errors import WireError
 from ...core.genesis import Genesis
 from ...core.identity import node_id_of
 
-log = logging.getLogger("edgenet.relay")
+log = logging.getLogger(__name__)
 
 HELLO_TIMEOUT_S = 5.0
 RATE_PER_S = 50.0

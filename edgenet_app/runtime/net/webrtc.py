@@ -29,13 +29,13 @@ from aiortc import (
 )
 
 from ...core import signaling as sig
-from ...core.errors import WireError
+from ...core.errors import EdgenetError, WireError
 from ...core.identity import node_id_of
 from ...core.peerwire import FWD_MAX_SKEW_MS, Dedup, Fwd
 from ...core.peerwire import parse as parse_frame
 from .relay_client import RelayClient, RelayError
 
-log = logging.getLogger("edgenet.webrtc")
+log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_S = 15.0
 MAX_PENDING_ACCEPTS = 32  # offers being answered at once (each is an RTCPeerConnection)
@@ -58,11 +58,11 @@ def configuration(ice_servers: tuple[str, ...] = ()) -> RTCConfiguration:
     return RTCConfiguration(iceServers=[RTCIceServer(urls=u) for u in ice_servers])
 
 
-class LinkClosed(Exception):
-    pass
+class LinkClosed(EdgenetError):
+    """The link is closed (or closed while a frame was being sent or awaited)."""
 
 
-class DialError(ConnectionError):
+class DialError(EdgenetError, ConnectionError):
     """A dial failed for a reason other than a timeout (a bad answer, no route, …)."""
 
 

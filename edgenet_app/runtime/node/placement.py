@@ -16,7 +16,7 @@ import logging
 from ...core.taskmsg import MAX_ONLY
 from ..store.store import Store
 
-log = logging.getLogger("edgenet.placement")
+log = logging.getLogger(__name__)
 
 COLLECTION_KINDS = ("vector_insert", "vector_search")
 

@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
-log = logging.getLogger("edgenet.idle")
+log = logging.getLogger(__name__)
 
 NO_SOURCE = "none (no idle source)"
 

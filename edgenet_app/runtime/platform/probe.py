@@ -23,7 +23,7 @@ import psutil
 from ...core.activity import Conditions
 from .idle import NO_SOURCE, IdleMonitor
 
-log = logging.getLogger("edgenet.probe")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

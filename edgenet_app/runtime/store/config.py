@@ -44,7 +44,7 @@ __all__ = [
     "stored_values",
 ]
 
-log = logging.getLogger("edgenet.config")
+log = logging.getLogger(__name__)
 
 Source = Literal["default", "store", "toml", "cli"]
 _SOURCE_NAMES: dict[Source, str] = {

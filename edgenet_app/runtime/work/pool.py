@@ -40,7 +40,7 @@ from .throttle import Throttle
 
 SCOPE_RE = re.compile(r"[a-z2-7]{24}")  # a node id
 
-log = logging.getLogger("edgenet.pool")
+log = logging.getLogger(__name__)
 
 POLL_S = 0.02
 IDLE = "idle"

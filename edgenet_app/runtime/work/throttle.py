@@ -17,7 +17,7 @@ import time
 
 import psutil
 
-log = logging.getLogger("edgenet.throttle")
+log = logging.getLogger(__name__)
 
 MIN_DUTY = 0.01
 

@@ -34,27 +34,25 @@ refused). Every trap message states the memory in use.
 Compiled modules are cached per worker process by SHA-256 of the .wasm bytes, and modules that
 were slow to compile are also kept in `data_dir/wasm-cache/` (authenticated with an HMAC key
 kept beside them, so only files this installation wrote are ever deserialised).
+
+This module holds the kind: the payload, the sandbox's engine and ticker, and a run. The host
+functions are in `abi.py`, the checked and cached compiled modules in `compiled.py`.
 """
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
-import hmac
 import math
 import os
-import tempfile
 import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from importlib.metadata import version
-from pathlib import Path
 from typing import cast
 
 import wasmtime
 
-from .base import (
+from ..base import (
     EXACT,
     ExecContext,
     Json,
@@ -64,32 +62,19 @@ from .base import (
     TaskError,
     TaskKind,
 )
-from .payload import Fields, b64
+from ..payload import Fields, b64
+from .abi import ABI, HOST_CALL_FUEL, Host, MiB
+from .compiled import Compiled, ModuleCache, oneline
 
-MiB = 1024 * 1024
 PAGE = 65536
 MAX_MODULE = 8 * MiB
 MAX_WAT = 1 * MiB
 MAX_INPUT = 16 * MiB
-MAX_OUTPUT = 16 * MiB
 DEFAULT_MEMORY_MB = 64
 TABLE_ELEMENTS = 10_000
-HOST_CALL_FUEL = 100_000  # ≈ the ~11 µs a Python host call takes, at ~9·10⁹ fuel/s
 TICK_S = 0.01
 TICKER_LINGER_S = 1.0
-MAX_CACHED = 16
-DISK_CACHE_MIN_COMPILE_S = 0.05  # persist only modules slower than this to compile
-DISK_CACHE_MAX_FILES = 64
-_MAGIC = b"EDGECWASM1"
 _DEFAULTS = Limits()
-
-_I32 = wasmtime.ValType.i32()
-_ABI: dict[str, tuple[list[wasmtime.ValType], list[wasmtime.ValType]]] = {
-    "input_len": ([], [_I32]),
-    "read_input": ([_I32, _I32, _I32], [_I32]),
-    "write_output": ([_I32, _I32], [_I32]),
-}
-_ABI_NAMES = ", ".join(f"edgenet.{n}" for n in _ABI)
 
 
 @dataclass(frozen=True)
@@ -171,13 +156,13 @@ def parse(obj: Json) -> Payload:
             wasm = bytes(wasmtime.wat2wasm(text))
         except wasmtime.WasmtimeError as e:
             raise PayloadError(
-                f"{where}: not valid WebAssembly text: {_oneline(e)}", code="invalid_module"
+                f"{where}: not valid WebAssembly text: {oneline(e)}", code="invalid_module"
             ) from None
     try:
         wasmtime.Module.validate(_sandbox().engine, wasm)
     except wasmtime.WasmtimeError as e:
         raise PayloadError(
-            f"{where}: invalid WebAssembly module: {_oneline(e)}", code="invalid_module"
+            f"{where}: invalid WebAssembly module: {oneline(e)}", code="invalid_module"
         ) from None
     p = Payload(
         wasm,
@@ -214,9 +199,9 @@ def execute(p: Payload, ctx: ExecContext) -> Json:
         memories=1,
     )
     store.set_fuel(p.fuel)
-    host = _Host(p.input)
+    host = Host(p.input)
     externs = [
-        wasmtime.Func(store, wasmtime.FuncType(*_ABI[n]), getattr(host, n), access_caller=True)
+        wasmtime.Func(store, wasmtime.FuncType(*ABI[n]), getattr(host, n), access_caller=True)
         for n in compiled.imports
     ]
     instance: wasmtime.Instance | None = None
@@ -229,7 +214,7 @@ def execute(p: Payload, ctx: ExecContext) -> Json:
         except wasmtime.Trap as e:
             raise _trap_error(e, store, instance, p, timeout) from None
         except wasmtime.WasmtimeError as e:  # instantiation refused by the store limits
-            msg = _oneline(e)
+            msg = oneline(e)
             if "memory" in msg and "exceeds" in msg:
                 raise ResourceLimitError(
                     f"out of memory: {msg} (cap {p.memory_mb} MiB, payload memory_mb)",
@@ -243,66 +228,6 @@ def execute(p: Payload, ctx: ExecContext) -> Json:
         "fuel_used": p.fuel - store.get_fuel(),
         "exit_code": exit_code,
     }
-
-
-class _Host:
-    """The `edgenet` host functions for one run (called by wasmtime with a Caller first)."""
-
-    def __init__(self, data: bytes) -> None:
-        self.size = len(data)
-        self.buf = ctypes.create_string_buffer(data, max(1, self.size))
-        self.output = bytearray()
-
-    def input_len(self, caller: wasmtime.Caller) -> int:
-        _charge(caller, 0)
-        return self.size
-
-    def read_input(self, caller: wasmtime.Caller, ptr: int, offset: int, length: int) -> int:
-        ptr, offset, length = ptr & 0xFFFFFFFF, offset & 0xFFFFFFFF, length & 0xFFFFFFFF
-        n = max(0, min(length, self.size - offset))
-        _charge(caller, n)
-        if n:
-            ctypes.memmove(
-                _address(caller, ptr, n, "read_input"), ctypes.addressof(self.buf) + offset, n
-            )
-        return n
-
-    def write_output(self, caller: wasmtime.Caller, ptr: int, length: int) -> int:
-        ptr, length = ptr & 0xFFFFFFFF, length & 0xFFFFFFFF
-        _charge(caller, length)
-        if len(self.output) + length > MAX_OUTPUT:
-            raise TaskError(
-                f"output_too_large: the output would exceed {MAX_OUTPUT // MiB} MiB",
-                code="output_too_large",
-            )
-        if length:
-            self.output += ctypes.string_at(_address(caller, ptr, length, "write_output"), length)
-        return 0
-
-
-def _charge(caller: wasmtime.Caller, nbytes: int) -> None:
-    """Take a host call's fuel from the store (Store's fuel methods only need `_context()`)."""
-    store = cast(wasmtime.Store, caller)
-    cost = HOST_CALL_FUEL + nbytes
-    left = wasmtime.Store.get_fuel(store)
-    wasmtime.Store.set_fuel(store, max(0, left - cost))
-    if cost > left:
-        raise ResourceLimitError("out of fuel in a host call", code="out_of_fuel")
-
-
-def _address(caller: wasmtime.Caller, ptr: int, n: int, fn: str) -> int:
-    mem = caller.get("memory")
-    if not isinstance(mem, wasmtime.Memory):
-        raise TaskError(
-            f"trap: edgenet.{fn} needs the module to export its memory as 'memory'", code="trap"
-        )
-    size = mem.data_len(caller)
-    if ptr + n > size:
-        raise TaskError(
-            f"trap: edgenet.{fn}: bytes [{ptr}, {ptr + n}) are outside the memory ({size} bytes)",
-            code="trap",
-        )
-    return ctypes.addressof(mem.data_ptr(caller).contents) + ptr
 
 
 def _trap_error(
@@ -345,172 +270,12 @@ def _trap_error(
     return TaskError(f"trap: {reason}; {note}", code="trap")
 
 
-@dataclass(frozen=True)
-class Compiled:
-    """A compiled module with its imports checked against the host ABI (done once)."""
-
-    module: wasmtime.Module
-    imports: tuple[str, ...]  # ABI function names, in the module's import order
-    funcs: dict[str, str]  # exported function -> its type, "(params) -> (results)"
-
-    @classmethod
-    def check(cls, module: wasmtime.Module) -> Compiled:
-        names = []
-        for imp in module.imports:
-            full, ty = f"{imp.module}.{imp.name}", imp.type
-            if imp.module != "edgenet" or imp.name not in _ABI:
-                raise TaskError(
-                    f"custom_wasm.module: imports {full}, which the sandbox does not provide "
-                    f"(no WASI; the host ABI is {_ABI_NAMES})",
-                    code="invalid_module",
-                )
-            want = _sig(*_ABI[imp.name])
-            if not isinstance(ty, wasmtime.FuncType) or _sig(ty.params, ty.results) != want:
-                raise TaskError(
-                    f"custom_wasm.module: imports {full} with the wrong type; expected func {want}",
-                    code="invalid_module",
-                )
-            names.append(imp.name)
-        funcs = {
-            e.name: _sig(e.type.params, e.type.results)
-            for e in module.exports
-            if isinstance(e.type, wasmtime.FuncType)
-        }
-        return cls(module, tuple(names), funcs)
-
-    def check_entry(self, entry: str) -> None:
-        if entry not in self.funcs:
-            raise TaskError(
-                f"custom_wasm.module: no exported function {entry!r} (payload entry); "
-                f"exported functions: {', '.join(sorted(self.funcs)) or 'none'}",
-                code="invalid_module",
-            )
-        if self.funcs[entry] != "() -> (i32)":
-            raise TaskError(
-                f"custom_wasm.module: {entry!r} must have type () -> (i32), has "
-                f"{self.funcs[entry]}",
-                code="invalid_module",
-            )
-
-
-def _sig(params: list[wasmtime.ValType], results: list[wasmtime.ValType]) -> str:
-    return f"({', '.join(map(str, params))}) -> ({', '.join(map(str, results))})"
-
-
-def _oneline(e: Exception) -> str:
-    return " ".join(str(e).split())
-
-
-class ModuleCache:
-    """Compiled modules by SHA-256 of their bytes: an LRU in memory, slow compiles on disk."""
-
-    def __init__(self, engine: wasmtime.Engine, engine_id: str) -> None:
-        self.engine, self.engine_id = engine, engine_id
-        self.modules: OrderedDict[str, Compiled] = OrderedDict()
-        self.compiled = self.memory_hits = self.disk_hits = 0
-
-    def get(self, wasm: bytes, data_dir: Path | None) -> Compiled:
-        key = hashlib.sha256(wasm).hexdigest()
-        hit = self.modules.get(key)
-        if hit is not None:
-            self.modules.move_to_end(key)
-            self.memory_hits += 1
-            return hit
-        disk = _DiskCache(data_dir / "wasm-cache", f"{key}-{self.engine_id}") if data_dir else None
-        module = disk.load(self.engine) if disk else None
-        if module is not None:
-            self.disk_hits += 1
-        else:
-            t0 = time.perf_counter()
-            try:
-                module = wasmtime.Module(self.engine, wasm)
-            except wasmtime.WasmtimeError as e:
-                raise TaskError(
-                    f"custom_wasm.module: invalid WebAssembly module: {_oneline(e)}",
-                    code="invalid_module",
-                ) from None
-            self.compiled += 1
-            if disk and time.perf_counter() - t0 >= DISK_CACHE_MIN_COMPILE_S:
-                disk.save(module)
-        compiled = self.modules[key] = Compiled.check(module)
-        while len(self.modules) > MAX_CACHED:
-            self.modules.popitem(last=False)
-        return compiled
-
-
 def _module_cache(ctx: ExecContext) -> ModuleCache:
     sandbox = _sandbox()
     cache = ctx.cache.get("custom_wasm")
     if not isinstance(cache, ModuleCache) or cache.engine is not sandbox.engine:
         cache = ctx.cache["custom_wasm"] = ModuleCache(sandbox.engine, sandbox.engine_id)
     return cache
-
-
-@dataclass
-class _DiskCache:
-    """One serialized module: MAGIC + HMAC-SHA256(key, body) + body; best effort throughout."""
-
-    folder: Path
-    name: str
-
-    def _key(self) -> bytes | None:
-        """This installation's cache key, created once (atomically, owner-only)."""
-        path = self.folder / ".key"
-        try:
-            if not path.exists():
-                self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-                fd, tmp = tempfile.mkstemp(dir=self.folder)  # mode 0o600
-                try:
-                    with os.fdopen(fd, "wb") as fh:
-                        fh.write(os.urandom(32))
-                    os.link(tmp, path)  # fails if another worker won the race: use theirs
-                except FileExistsError:
-                    pass
-                finally:
-                    os.unlink(tmp)
-            key = path.read_bytes()
-        except OSError:
-            return None
-        return key if len(key) == 32 else None
-
-    def load(self, engine: wasmtime.Engine) -> wasmtime.Module | None:
-        path = self.folder / f"{self.name}.cwasm"
-        try:
-            key, blob = self._key(), path.read_bytes() if path.exists() else b""
-        except OSError:
-            return None
-        head, mac, body = (
-            blob[: len(_MAGIC)],
-            blob[len(_MAGIC) : len(_MAGIC) + 32],
-            blob[len(_MAGIC) + 32 :],
-        )
-        if key is None or head != _MAGIC or not hmac.compare_digest(mac, _mac(key, body)):
-            return None
-        try:
-            return wasmtime.Module.deserialize(engine, body)
-        except wasmtime.WasmtimeError:
-            path.unlink(missing_ok=True)
-            return None
-
-    def save(self, module: wasmtime.Module) -> None:
-        key = self._key()
-        if key is None:
-            return
-        body = bytes(module.serialize())
-        try:
-            fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(_MAGIC + _mac(key, body) + body)
-            os.replace(tmp, self.folder / f"{self.name}.cwasm")
-            files = sorted(self.folder.glob("*.cwasm"), key=lambda q: q.stat().st_mtime)
-            for old in files[:-DISK_CACHE_MAX_FILES]:
-                old.unlink(missing_ok=True)
-        except OSError:
-            return
-
-
-def _mac(key: bytes, body: bytes) -> bytes:
-    return hmac.new(key, body, hashlib.sha256).digest()
 
 
 def size(p: Payload) -> int:
@@ -574,4 +339,14 @@ KIND = TaskKind(
     small_example=small_example,
 )
 
-__all__ = ["ECHO_WAT", "KIND", "Compiled", "ModuleCache", "Payload", "execute", "parse", "size"]
+__all__ = [
+    "ECHO_WAT",
+    "HOST_CALL_FUEL",
+    "KIND",
+    "Compiled",
+    "ModuleCache",
+    "Payload",
+    "execute",
+    "parse",
+    "size",
+]
