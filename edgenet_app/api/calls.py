@@ -10,12 +10,14 @@ from typing import Any
 from ..core.errors import SettingsError
 from ..core.genesis import Genesis
 from .arguments import (
+    batch_requests,
     check_callback,
     check_site_id,
     genesis_of,
     init_overrides,
     show,
     site_data_dir,
+    task_request,
 )
 from .errors import ApiError
 from .node import BatchResult, CreditCallback, EdgeNode, ErrorCallback, TaskCallback
@@ -110,10 +112,14 @@ def _node() -> EdgeNode:
 async def submit(
     type: str, payload: Any, options: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
-    """`EdgeNode.submit` on the node of the most recent `init` in this process."""
+    """`EdgeNode.submit` on the node of the most recent `init` in this process; the
+    arguments are checked first, so a bad one is named even with no node."""
+    task_request(type, payload, options)
     return await _node().submit(type, payload, options)
 
 
 async def submit_batch(tasks: Sequence[Mapping[str, Any]]) -> list[BatchResult]:
-    """`EdgeNode.submit_batch` on the node of the most recent `init` in this process."""
+    """`EdgeNode.submit_batch` on the node of the most recent `init` in this process; the
+    tasks are checked first, so a bad one is named even with no node."""
+    batch_requests(tasks)
     return await _node().submit_batch(tasks)

@@ -1,5 +1,5 @@
 """`edgenet status`, `peers`, `pause`, `resume`: talk to the node running for the data dir
-through its local control API (`runtime/control.py`). None of them starts a node."""
+through its local control API (`runtime/control/server.py`). None of them starts a node."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Whether a node contributes right now, why, and at what CPU limit (pure logic).
 
-The runtime samples the machine (`runtime/probe.py`: idle time, battery, other programs'
+The runtime samples the machine (`runtime/platform/probe.py`: idle time, battery, other programs'
 CPU load) and the clock; `decide` turns those facts and the user's settings into one
 `Activity`. The rules, first match wins, in the order a user reads them in the tray:
 
@@ -20,7 +20,7 @@ CPU load) and the clock; `decide` turns those facts and the user's settings into
 A snooze is a pause that ends by itself, so it shows as paused. Other programs being busy
 is, like the user being active, a reason to wait until the machine is free, so it shows as
 waiting_for_idle. A limit of 0 also stops the running tasks: the runtime suspends them
-and, if that lasts, hands them back (runtime/node.py). "Finish current tasks, then pause"
+and, if that lasts, hands them back (runtime/node/). "Finish current tasks, then pause"
 (draining) keeps the running tasks' CPU limit but accepts no new task; with no task left
 it is a plain pause. When a rule
 below it already stops contributing (schedule, battery, ...), that rule is shown.

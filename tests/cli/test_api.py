@@ -347,6 +347,16 @@ async def test_submit_uses_the_latest_node_and_returns_cost_in_credits(
     await first.disconnect()
 
 
+async def test_bad_arguments_are_named_even_without_a_node(fake: type[FakeNode]) -> None:
+    with pytest.raises(api.ApiError, match=r"options\['timeout'\]: 500 ms is out of range"):
+        await api.submit(type="encryption", payload="p", options={"timeout": 500})
+    with pytest.raises(api.ApiError, match=r"tasks\[0\]\['options'\]: unknown key"):
+        await api.submit_batch([{"type": "encryption", "payload": 1, "options": {"x": 1}}])
+    with pytest.raises(api.ApiError, match="no node to submit with"):  # good ones reach this
+        await api.submit(type="encryption", payload="p", options={"timeout": 1000})
+    assert not fake.instances
+
+
 async def test_a_timeout_out_of_range_is_refused_before_the_node_sees_it(
     fake: type[FakeNode],
 ) -> None:

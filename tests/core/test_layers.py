@@ -109,3 +109,15 @@ def test_layers_import_only_what_is_below_them(layer: str, forbidden: set[str]) 
     runtime/launch.py, never through the command line's modules."""
     bad = {m: sorted(ls & forbidden) for m, ls in layer_imports(layer).items() if ls & forbidden}
     assert bad == {}
+
+
+def test_modules_stay_small() -> None:
+    """No module over 500 lines, none of the node's services over 400: a module that grows
+    past that holds more than one thing and is split by what it holds."""
+    sizes = {
+        str(p.relative_to(PACKAGE)): len(p.read_text(encoding="utf-8").splitlines())
+        for p in PACKAGE.rglob("*.py")
+    }
+    assert {m: n for m, n in sizes.items() if n > 500} == {}
+    node = {m: n for m, n in sizes.items() if m.startswith("runtime/node/") and n > 400}
+    assert node == {}

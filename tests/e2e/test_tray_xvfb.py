@@ -250,7 +250,7 @@ def app_data_dir(net: Net) -> Path:
     """A data dir with an identity that sorts after the submitter's, so that only the
     submitter dials (a node dials a listed peer in its upkeep only if its key is smaller).
 
-    Works around a race in runtime/webrtc.py seen here about once in ten runs under load:
+    Works around a race in runtime/net/webrtc.py seen here about once in ten runs under load:
     when both peers dial each other at once, `dial()` stores its own link over the accepted
     one without closing it, the two sides can end up each using a different link of the
     pair, both stay open, and the worker never claims the submitter's (re-)announces.

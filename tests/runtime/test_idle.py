@@ -1,4 +1,4 @@
-"""runtime/idle.py and runtime/probe.py: idle sources, other programs' load, the sample.
+"""runtime/platform/idle.py and probe.py: idle sources, other programs' load, the sample.
 
 Real where this machine allows it: the X11 source against an Xvfb server (libXss, and
 libXtst to fake input), the D-Bus sources against a private dbus-daemon with fake GNOME and

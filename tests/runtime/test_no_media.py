@@ -1,4 +1,4 @@
-"""The `edgenet` program runs aiortc without PyAV (runtime/no_media.py): data channels
+"""The `edgenet` program runs aiortc without PyAV (runtime/net/no_media.py): data channels
 work, media use fails loudly, and FFmpeg is never mapped into the process."""
 
 from __future__ import annotations

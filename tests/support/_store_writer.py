@@ -1,4 +1,4 @@
-"""Child process of tests/test_store_sigkill.py: append signed, chained events until killed.
+"""Child process of tests/runtime/test_store_sigkill.py: append signed, chained events until killed.
 
 Usage: python _store_writer.py STORE NETWORK_HEX AUTHORS RNG_SEED
 

@@ -1,4 +1,4 @@
-"""Client of a running node's local control API (see `runtime/control.py`).
+"""Client of a running node's local control API (see `runtime/control/server.py`).
 
 A running node writes `control.json` (port, bearer token, pid; mode 0600) into its data dir.
 `ControlClient.discover(data_dir)` reads it and returns a client only if that node is alive

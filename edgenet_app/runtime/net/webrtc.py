@@ -3,7 +3,7 @@
 `PeerHub` owns one relay connection: it reads the relay's messages, answers offers from
 other peers, and dials peers on request. How an offer or answer travels is pluggable
 (`SendSignal`): through the relay by default, or through a neighbour on the mesh
-(`runtime/mesh.py` signs it and wraps it in a `fwd` frame). Each `PeerLink` is one
+(`runtime/net/mesh.py` signs it and wraps it in a `fwd` frame). Each `PeerLink` is one
 RTCPeerConnection with one ordered, reliable data channel carrying canonical-encoded
 frames. Every step has a timeout (aiortc waits forever when there is no usable candidate).
 ICE servers come from the network and settings and default to none; `loopback_only()`

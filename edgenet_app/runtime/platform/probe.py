@@ -1,12 +1,11 @@
 """Idle and power probes: what the node needs to know about the machine it runs on.
 
 `Probe` is the interface the node polls (every 2 s, on its event loop, so every part is
-cheap). `SystemProbe` combines the user's idle time (`runtime/idle.py`: X11, D-Bus, Windows,
-macOS, or none on a headless machine, which then contributes at its CPU limit), the
-battery (psutil) and the CPU load of other programs (`LoadProbe`). `FixedProbe` reports
-what it is told (tests). `observe` turns a sample and the clock into the `Conditions` that
-`core/activity.decide` judges.
-"""
+cheap). `SystemProbe` combines the user's idle time (`runtime/platform/idle.py`: X11, D-Bus,
+Windows, macOS, or none on a headless machine, which then contributes at its CPU limit), the
+battery (psutil) and the CPU load of other programs (`LoadProbe`). `FixedProbe` reports what
+it is told (tests). `observe` turns a sample and the clock into the `Conditions` that
+`core/activity.decide` judges."""
 
 from __future__ import annotations
 
