@@ -6,6 +6,8 @@ import pkgutil
 import subprocess
 import sys
 
+import pytest
+
 import edgenet_app.core
 
 FORBIDDEN = ("PySide6", "aiortc", "aiohttp", "sqlite3", "_sqlite3", "asyncio", "qasync")
@@ -21,6 +23,7 @@ def test_core_modules_exist() -> None:
     assert {"edgenet_app.core.ledger", "edgenet_app.core.codec"} <= set(core_modules())
 
 
+@pytest.mark.slow
 def test_importing_core_loads_no_io_or_gui_module() -> None:
     mods = ["edgenet_app.core", *core_modules()]
     code = (
@@ -33,6 +36,7 @@ def test_importing_core_loads_no_io_or_gui_module() -> None:
     assert out.stdout.strip() == "", f"core imported: {out.stdout.strip()}"
 
 
+@pytest.mark.slow
 def test_headless_commands_load_no_gui_module() -> None:
     """`edgenet --headless`, `node`, `status` and the control API run without Qt."""
     code = (
