@@ -10,6 +10,10 @@ from hypothesis import settings
 from edgenet_app.tasks import minilm
 from edgenet_app.tasks.base import TaskError
 
+# support.procguard: a test that starts a process must be marked `slow`; the guard fails
+# any other that does. pytester runs pytest in-process to test that guard.
+pytest_plugins = ["support.procguard", "pytester"]
+
 # CI explores the same examples every run (reproducible landings); local runs explore anew.
 settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("EDGENET_HYPOTHESIS_PROFILE") == "ci":
