@@ -1,4 +1,4 @@
-"""Shared fixtures."""
+"""Shared fixtures, and the plugins every test runs under."""
 
 from __future__ import annotations
 

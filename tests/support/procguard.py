@@ -8,9 +8,9 @@ subprocesses on Unix), `multiprocessing`'s `Process.start` (hence the worker poo
 fork server), `os.fork`, `os.forkpty`, `os.posix_spawn`, `os.posix_spawnp` and `os.system`.
 
 The guard is armed by hook wrappers around each test phase rather than by a fixture, so
-that fixtures of any scope set up for an unmarked test are covered too. It costs one
-attribute check per process start, and nothing otherwise. Load it with
-`-p support.procguard` or by importing its hooks into a conftest.
+that fixtures of any scope set up for an unmarked test are covered too. It costs a few
+attribute reads per test phase and per process start. tests/conftest.py loads it
+(`pytest_plugins`); `-p support.procguard` loads it into another pytest run.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 
 SLOW = "slow"
+Describe = Callable[[tuple[Any, ...], dict[str, Any]], str]  # (args, kwargs) -> what starts
 _STARTS = pytest.StashKey[list[str]]()
 
 
@@ -67,12 +68,13 @@ def _describe_process(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
     return f"multiprocessing Process.start(target={name})"
 
 
-def _describe_call(qualname: str) -> Callable[[tuple[Any, ...], dict[str, Any]], str]:
+def _describe_call(qualname: str) -> Describe:
     return lambda args, kwargs: f"{qualname}()"
 
 
-def _targets() -> list[tuple[Any, str, Callable[[tuple[Any, ...], dict[str, Any]], str]]]:
-    found: list[tuple[Any, str, Callable[[tuple[Any, ...], dict[str, Any]], str]]] = [
+def _targets() -> list[tuple[Any, str, Describe]]:
+    """(owner, attribute, describe) for every process starter the guard wraps."""
+    found: list[tuple[Any, str, Describe]] = [
         (subprocess.Popen, "__init__", _describe_popen),
         (multiprocessing.process.BaseProcess, "start", _describe_process),
         (
@@ -87,7 +89,7 @@ def _targets() -> list[tuple[Any, str, Callable[[tuple[Any, ...], dict[str, Any]
     return found
 
 
-def _wrap(original: Any, describe: Callable[[tuple[Any, ...], dict[str, Any]], str]) -> Any:
+def _wrap(original: Any, describe: Describe) -> Any:
     @functools.wraps(original)
     def guarded(*args: Any, **kwargs: Any) -> Any:
         if _guard.test is not None:
@@ -162,10 +164,12 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """A phase that passed although it tried to start a process (the code caught the
-    exception) fails all the same."""
+    exception) fails all the same; one that failed otherwise (a timeout, say) says why too."""
     report = yield
     starts = item.stash.get(_STARTS, [])
     if starts and report.passed:
         report.outcome = "failed"
         report.longrepr = message(item.nodeid, starts[0])
+    elif starts and report.failed:
+        report.sections.append(("process guard", message(item.nodeid, starts[0])))
     return report

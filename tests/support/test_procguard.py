@@ -55,6 +55,14 @@ def test_popen_swallowed_unmarked():
         pass
 
 
+def test_popen_swallowed_then_failing_unmarked():
+    try:
+        subprocess.Popen(["true"])
+    except Exception:
+        pass
+    assert 1 == 2
+
+
 def test_asyncio_unmarked():
     asyncio.run(asyncio.create_subprocess_exec("true"))
 
@@ -115,6 +123,7 @@ def test_unmarked_tests_that_start_a_process_fail_and_slow_ones_pass(
     assert sorted(failed) == [
         "test_asyncio_unmarked",
         "test_fixture_unmarked",
+        "test_popen_swallowed_then_failing_unmarked",
         "test_popen_swallowed_unmarked",
         "test_popen_unmarked",
         "test_process_unmarked",
@@ -124,6 +133,12 @@ def test_unmarked_tests_that_start_a_process_fail_and_slow_ones_pass(
     assert failed["test_popen_swallowed_unmarked"] == (
         f"test_inner.py::test_popen_swallowed_unmarked: {popen}"
     )
+    assert "assert 1 == 2" in failed["test_popen_swallowed_then_failing_unmarked"]
+    (then_failing,) = (r for r in logged if r.failed and r.nodeid.endswith("then_failing_unmarked"))
+    assert (
+        "process guard",
+        f"test_inner.py::test_popen_swallowed_then_failing_unmarked: {popen}",
+    ) in then_failing.sections
     assert popen in failed["test_fixture_unmarked"]
     assert (
         "this test starts a process (subprocess.Popen(('true',)))"
