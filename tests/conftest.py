@@ -1,4 +1,4 @@
-"""Shared fixtures."""
+"""Shared fixtures, and the plugins every test runs under."""
 
 from __future__ import annotations
 
@@ -9,6 +9,10 @@ from hypothesis import settings
 
 from edgenet_app.tasks import minilm
 from edgenet_app.tasks.base import TaskError
+
+# support.procguard: a test that starts a process must be marked `slow`; the guard fails
+# any other that does. pytester runs pytest in-process to test that guard.
+pytest_plugins = ["support.procguard", "pytester"]
 
 # CI explores the same examples every run (reproducible landings); local runs explore anew.
 settings.register_profile("ci", derandomize=True, print_blob=True)

@@ -459,6 +459,7 @@ def test_second_instance_raises_the_first(qtbot: Any, tmp_path: Path) -> None:
     second.release()
 
 
+@pytest.mark.slow
 def test_a_crashed_app_leaves_no_lock_behind(tmp_path: Path) -> None:
     code = (
         "import os, sys\n"
@@ -477,6 +478,7 @@ def test_a_crashed_app_leaves_no_lock_behind(tmp_path: Path) -> None:
     app.release()
 
 
+@pytest.mark.slow
 def test_second_edgenet_process_exits_0_and_raises_the_first(qtbot: Any, tmp_path: Path) -> None:
     first = SingleInstance(tmp_path)
     assert first.acquire()
@@ -499,6 +501,7 @@ def test_second_edgenet_process_exits_0_and_raises_the_first(qtbot: Any, tmp_pat
 # -- the command line -------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_no_command_is_the_app_and_imports_no_qt_until_it_runs() -> None:
     code = (
         "import sys\n"

@@ -12,8 +12,12 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 CHILD = r"""
 import sys
+
+import pytest
 from PySide6.QtCore import QCoreApplication, QObject, QTimer
 app = QCoreApplication([])
 obj = QObject()
@@ -27,6 +31,7 @@ print(before, after)
 """
 
 
+@pytest.mark.slow
 def test_100k_void_qt_calls_do_not_corrupt_none() -> None:
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     proc = subprocess.run(

@@ -481,6 +481,7 @@ async def test_callbacks_plain_and_async_and_failing_ones_are_logged(
     assert n.stopped == 1 and not n.listeners
 
 
+@pytest.mark.slow
 def test_importing_the_package_stays_light() -> None:
     code = (
         "import sys, edgenet_app\n"
@@ -533,6 +534,7 @@ async def network(
     await runner.cleanup()
 
 
+@pytest.mark.slow
 async def test_init_submit_and_submit_batch_on_a_real_network(
     network: tuple[Genesis, str, Node, Identity], tmp_path: Path
 ) -> None:

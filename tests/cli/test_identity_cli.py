@@ -302,6 +302,7 @@ def test_import_validates_before_touching(
     assert keystore.read_keyfile(b).encrypted  # installed as-is, still encrypted
 
 
+@pytest.mark.slow
 def test_subprocess_show_json(tmp_path: Path) -> None:
     ident = keystore.create_identity(tmp_path)
     env = {k: v for k, v in os.environ.items() if not k.startswith("EDGENET_")}

@@ -26,6 +26,7 @@ def test_core_modules_exist() -> None:
     assert {"edgenet_app.core.ledger", "edgenet_app.core.codec"} <= set(core_modules())
 
 
+@pytest.mark.slow
 def test_importing_core_loads_no_io_or_gui_module() -> None:
     mods = ["edgenet_app.core", *core_modules()]
     code = (
@@ -38,6 +39,7 @@ def test_importing_core_loads_no_io_or_gui_module() -> None:
     assert out.stdout.strip() == "", f"core imported: {out.stdout.strip()}"
 
 
+@pytest.mark.slow
 def test_headless_commands_load_no_gui_module() -> None:
     """`edgenet --headless`, `node`, `status` and the control API run without Qt."""
     code = (

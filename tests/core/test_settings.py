@@ -87,6 +87,7 @@ def test_unknown_key_suggests_close_matches() -> None:
         parse_value("zzz", "1")
 
 
+@pytest.mark.slow
 def test_core_settings_imports_no_io_or_qt() -> None:
     code = (
         "import sys, edgenet_app.core.settings\n"

@@ -177,6 +177,7 @@ def test_exec_quoting_round_trips_any_printable_text(command: list[str]) -> None
 
 @pytest.mark.skipif(shutil.which("sh") is None, reason="needs a POSIX shell")
 @pytest.mark.parametrize("arg", [a for a in HOSTILE if "%" not in a])
+@pytest.mark.slow
 def test_exec_quoting_agrees_with_a_posix_shell(arg: str) -> None:
     """The spec's quoting is the shell's double-quote rule: a second, independent parser."""
     line = unescape_string(desktop_exec([arg, "x y"]))
@@ -472,6 +473,7 @@ def test_xdg_hostile_paths_round_trip_through_the_file(tmp_path: Path, arg: str)
 
 @pytest.mark.skipif(shutil.which("desktop-file-validate") is None, reason="desktop-file-utils")
 @pytest.mark.parametrize("hidden", [False, True])
+@pytest.mark.slow
 def test_xdg_entries_pass_desktop_file_validate(tmp_path: Path, hidden: bool) -> None:
     path = tmp_path / "edgenet.desktop"
     command = ["/opt/x y/py", *[a for a in HOSTILE if a.isprintable() or "\n" in a]]
@@ -481,6 +483,7 @@ def test_xdg_entries_pass_desktop_file_validate(tmp_path: Path, hidden: bool) ->
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="this machine's real backend")
+@pytest.mark.slow
 def test_real_xdg_autostart_in_a_temporary_config_home(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -399,6 +399,7 @@ def test_config_schema(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> No
     assert "cpu_limit" in run(capsys, tmp_path, "schema")[1]
 
 
+@pytest.mark.slow
 def test_config_get_subprocess(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "EDGENET_DATA_DIR"}
     result = subprocess.run(

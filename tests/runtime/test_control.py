@@ -299,6 +299,7 @@ async def _until(cond: Callable[[], bool], timeout: float = 10) -> bool:
     return False
 
 
+@pytest.mark.slow
 def test_discover_ignores_absent_stale_and_garbage_files(tmp_path: Path) -> None:
     assert ControlClient.discover(tmp_path) is None
     path = control_path(tmp_path)
@@ -402,6 +403,7 @@ def until(cond: Callable[[], bool], timeout: float = 30) -> bool:
     return False
 
 
+@pytest.mark.slow
 def test_the_cli_against_running_node_processes(tmp_path: Path) -> None:
     a_dir, b_dir = tmp_path / "a", tmp_path / "b"
     me = keystore.create_identity(a_dir, ops=1, mem=8192)
@@ -515,6 +517,7 @@ def _raw_requests_against(data_dir: Path) -> None:
     asyncio.run(run())
 
 
+@pytest.mark.slow
 def test_status_without_a_running_node_exits_1(tmp_path: Path) -> None:
     for command in ("status", "peers", "pause", "resume"):
         out = edgenet("--data-dir", str(tmp_path), command)

@@ -199,6 +199,7 @@ def test_default_sources_per_platform_and_session() -> None:
     assert names(default_sources({}, "freebsd14")) == dbus
 
 
+@pytest.mark.slow
 def test_sources_without_a_session_answer_none_quickly(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
@@ -286,6 +287,7 @@ def fake_mouse_motion(display: str) -> None:
         x11.XCloseDisplay(dpy)
 
 
+@pytest.mark.slow
 def test_x11_source_under_xvfb(xvfb: Xvfb) -> None:
     src = X11IdleSource(xvfb.display)
     try:
@@ -305,6 +307,7 @@ def test_x11_source_under_xvfb(xvfb: Xvfb) -> None:
     assert src._dpy is None
 
 
+@pytest.mark.slow
 def test_x11_server_going_away_does_not_kill_the_process(xvfb: Xvfb) -> None:
     """Xlib exits the process on a broken connection unless told otherwise (libX11 >= 1.7);
     run in a child so that a regression fails this test instead of ending the test run."""
@@ -398,6 +401,7 @@ class FakeService:
         self.conn.close()
 
 
+@pytest.mark.slow
 def test_mutter_idle_monitor_over_dbus(bus: str) -> None:
     idle_ms = {"value": 12_345}
     svc = FakeService(
@@ -419,6 +423,7 @@ def test_mutter_idle_monitor_over_dbus(bus: str) -> None:
         svc.close()
 
 
+@pytest.mark.slow
 def test_dbus_fallback_order_and_failures(bus: str) -> None:
     # GNOME's org.freedesktop.ScreenSaver answers GetSessionIdleTime with an error
     unimplemented = FakeService(bus, "org.freedesktop.ScreenSaver", "Nothing", "u", lambda: 0)
@@ -439,6 +444,7 @@ def test_dbus_fallback_order_and_failures(bus: str) -> None:
         kde.close()
 
 
+@pytest.mark.slow
 def test_dbus_source_survives_the_bus_going_away(bus: str) -> None:
     clock = Clock()
     svc = FakeService(bus, "org.gnome.Mutter.IdleMonitor", "GetIdletime", "t", lambda: 1000)
@@ -568,6 +574,7 @@ def test_load_probe_min_interval_and_clamping() -> None:
     assert p.sample() == 0.0
 
 
+@pytest.mark.slow
 def test_load_probe_against_a_real_busy_process() -> None:
     """A process spinning one CPU is "other" unless its pid is passed as ours."""
     ncpu = os.cpu_count() or 1

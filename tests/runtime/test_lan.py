@@ -376,6 +376,7 @@ asyncio.run(main())
 """
 
 
+@pytest.mark.slow
 def test_relay_command_is_found_on_a_lan(tmp_path: Path) -> None:
     """`edgenet relay --host 0.0.0.0` and a default browse, on a veth pair (10.200.0.1 and
     .2) inside a network namespace of their own: real LAN interfaces, nothing leaves it."""

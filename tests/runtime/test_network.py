@@ -58,6 +58,7 @@ def test_load_network_errors_name_the_file(tmp_path: Path) -> None:
         load_network(junk)
 
 
+@pytest.mark.slow
 def test_network_create_and_show(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     d = str(tmp_path / "data")
     assert main(["--data-dir", d, "identity", "create", "--json"]) == 0

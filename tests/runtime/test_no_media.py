@@ -7,6 +7,10 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
+pytestmark = pytest.mark.slow  # every test here runs a Python process
+
 PROBE = textwrap.dedent(
     """
     import asyncio, sys

@@ -75,6 +75,7 @@ async def network(tmp_path: Path) -> AsyncIterator[tuple[list[Node], Node, Genes
     await runner.cleanup()
 
 
+@pytest.mark.slow
 async def test_a_task_runs_on_three_workers_is_verified_and_paid(
     network: tuple[list[Node], Node, Genesis],
 ) -> None:
@@ -150,6 +151,7 @@ async def _spinning_on_one_worker(
     return job, flows[0], worker
 
 
+@pytest.mark.slow
 async def test_pausing_suspends_a_running_task_at_once_and_resuming_continues_it(
     network: tuple[list[Node], Node, Genesis],
 ) -> None:
@@ -174,6 +176,7 @@ async def test_pausing_suspends_a_running_task_at_once_and_resuming_continues_it
         job.cancel()
 
 
+@pytest.mark.slow
 async def test_a_task_suspended_too_long_is_handed_back_and_reassigned(
     network: tuple[list[Node], Node, Genesis], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -208,6 +211,7 @@ def _spot_checks(node: Node) -> list[TaskEntry]:
     return [t for t in node.history().tasks if t.role == "spot-check"]
 
 
+@pytest.mark.slow
 async def test_a_unanimous_task_is_followed_by_a_spot_check_that_honest_workers_pass(
     network: tuple[list[Node], Node, Genesis],
 ) -> None:
@@ -238,6 +242,7 @@ async def test_a_unanimous_task_is_followed_by_a_spot_check_that_honest_workers_
     assert await until(lambda: sum(len(w.history().tasks) for w in workers) == 8)
 
 
+@pytest.mark.slow
 async def test_workers_that_fail_a_spot_check_are_barred_and_it_is_remembered(
     network: tuple[list[Node], Node, Genesis],
 ) -> None:

@@ -64,6 +64,7 @@ def wait_for(cond, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-de
     return False
 
 
+@pytest.mark.slow
 def test_results_match_the_library_and_many_tasks_flow(pool: WorkerPool) -> None:
     payloads = [enc(os.urandom(n), nonce=n.to_bytes(12, "big")) for n in range(1, 200)]
     tasks = [pool.submit("encryption", p) for p in payloads]
@@ -84,6 +85,7 @@ def test_bad_payload_is_refused_before_any_worker_starts(pool: WorkerPool) -> No
     assert pool.worker_pids() == []
 
 
+@pytest.mark.slow
 def test_scopes_keep_submitters_collections_apart(pool: WorkerPool) -> None:
     alice, bob = "a" * 24, "b" * 24
     insert = {"collection": "docs", "vectors": [[1.0, 0.0], [0.0, 1.0]], "ids": [1, 2]}
@@ -98,6 +100,7 @@ def test_scopes_keep_submitters_collections_apart(pool: WorkerPool) -> None:
         pool.submit("vector_search", search, scope="../../etc")
 
 
+@pytest.mark.slow
 def test_killing_a_worker_fails_only_its_task(pool: WorkerPool) -> None:
     task = pool.submit("custom_wasm", busy())
     assert wait_for(lambda: pool.throttle.is_busy(next(iter(pool.worker_pids()), -1)))
@@ -111,6 +114,7 @@ def test_killing_a_worker_fails_only_its_task(pool: WorkerPool) -> None:
     assert pid not in pool.worker_pids()
 
 
+@pytest.mark.slow
 def test_timeout_kills_the_task_and_the_pool_recovers(tmp_path: Path) -> None:
     with WorkerPool(tmp_path, cpu_limit=1.0, limits=Limits(timeout_s=0.5, wasm_fuel=10**12)) as p:
         # the wasm kind's own wall clock is set higher than the pool's limit on purpose
@@ -119,6 +123,7 @@ def test_timeout_kills_the_task_and_the_pool_recovers(tmp_path: Path) -> None:
         assert p.run_sync("encryption", enc(b"next")).ok
 
 
+@pytest.mark.slow
 def test_cancel_running_and_queued_tasks(tmp_path: Path) -> None:
     with WorkerPool(
         tmp_path, cpu_limit=0.5, max_workers=1, limits=Limits(timeout_s=60, wasm_fuel=10**12)
@@ -133,6 +138,7 @@ def test_cancel_running_and_queued_tasks(tmp_path: Path) -> None:
         assert p.run_sync("encryption", enc(b"still works")).ok
 
 
+@pytest.mark.slow
 def test_workers_scale_to_zero_when_idle(tmp_path: Path) -> None:
     with WorkerPool(tmp_path, cpu_limit=1.0, idle_timeout_s=0.5) as p:
         assert p.run_sync("encryption", enc(b"x")).ok
@@ -161,6 +167,7 @@ def _worker_cpu(p: WorkerPool, seconds: float) -> float:
     return (c1 - c0) / (time.perf_counter() - t0)
 
 
+@pytest.mark.slow
 def test_throttle_really_limits_a_busy_worker(tmp_path: Path) -> None:
     """A worker spinning in wasm uses ~1 core unthrottled; at a limit of 0.2 core-equivalents
     it is suspended most of the time (precise adherence is measured in benchmarks/tasks.py)."""
@@ -179,6 +186,7 @@ def test_throttle_really_limits_a_busy_worker(tmp_path: Path) -> None:
     assert limited < free / 2
 
 
+@pytest.mark.slow
 def test_shutdown_cancels_everything_and_stops_workers(tmp_path: Path) -> None:
     p = WorkerPool(tmp_path, cpu_limit=1.0, limits=Limits(timeout_s=60, wasm_fuel=10**12))
     running = p.submit("custom_wasm", busy())
@@ -191,11 +199,13 @@ def test_shutdown_cancels_everything_and_stops_workers(tmp_path: Path) -> None:
         p.submit("encryption", enc(b"late"))
 
 
+@pytest.mark.slow
 async def test_async_api(pool: WorkerPool) -> None:
     out = await pool.run("encryption", enc(b"async"))
     assert out.ok and out.unwrap()["data"]
 
 
+@pytest.mark.slow
 def test_wasm_failures_through_the_pool_then_the_next_task_runs(pool: WorkerPool) -> None:
     examples = Path(__file__).parents[2] / "examples" / "wasm"
     pool.run_sync("encryption", enc(b"warm up"))
@@ -216,6 +226,7 @@ def test_wasm_failures_through_the_pool_then_the_next_task_runs(pool: WorkerPool
     assert echo.ok and echo.result["output"] in (b"hi", base64.b64encode(b"hi").decode())
 
 
+@pytest.mark.slow
 async def test_cancelling_the_awaiting_coroutine_cancels_the_task(tmp_path: Path) -> None:
     import asyncio
 
@@ -229,6 +240,7 @@ async def test_cancelling_the_awaiting_coroutine_cancels_the_task(tmp_path: Path
         assert time.perf_counter() - t < 10  # not stuck behind the abandoned 60 s task
 
 
+@pytest.mark.slow
 def test_raising_the_cpu_limit_adds_workers_for_queued_tasks(tmp_path: Path) -> None:
     if (psutil.cpu_count() or 1) < 2:
         pytest.skip("needs two CPUs")
@@ -268,6 +280,7 @@ if __name__ == "__main__":
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux")
+@pytest.mark.slow
 def test_workers_die_with_a_killed_node_even_while_suspended(tmp_path: Path) -> None:
     script = tmp_path / "node.py"
     script.write_text(ORPHAN_PARENT)
@@ -286,6 +299,7 @@ def test_workers_die_with_a_killed_node_even_while_suspended(tmp_path: Path) -> 
         node.kill()
 
 
+@pytest.mark.slow
 def test_holding_suspends_running_work_and_held_time_is_not_charged(tmp_path: Path) -> None:
     """hold(): the node stopped contributing; the worker stops at once, keeps its task, and
     the time held does not count against the task's time limit."""
@@ -308,6 +322,7 @@ def test_holding_suspends_running_work_and_held_time_is_not_charged(tmp_path: Pa
         assert out.error_code == "timeout"
 
 
+@pytest.mark.slow
 def test_unvalidated_submissions_are_validated_by_the_worker(pool: WorkerPool) -> None:
     """validate=False (a node running a peer's task): the worker process still refuses a
     bad payload with the same precise error, and a good one runs."""
@@ -317,6 +332,7 @@ def test_unvalidated_submissions_are_validated_by_the_worker(pool: WorkerPool) -
     assert good.ok
 
 
+@pytest.mark.slow
 def test_every_suspension_is_paired_with_one_resume(monkeypatch: pytest.MonkeyPatch) -> None:
     """Windows counts suspensions: a worker suspended twice needs two resumes. Held for many
     periods, while the duty cycle runs, a worker is suspended once and resumed once."""

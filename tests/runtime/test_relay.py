@@ -132,6 +132,7 @@ async def test_hostile_frames_only_raise_wire_errors() -> None:
             sig.parse_frame(blob)
 
 
+@pytest.mark.slow
 async def test_relay_command_runs_as_a_process(tmp_path: object) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "edgenet_app", "relay", "--port", "0"],

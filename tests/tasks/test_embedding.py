@@ -236,6 +236,7 @@ def test_batches_group_similar_lengths_within_budget() -> None:
         assert max(widths) <= 1.5 * min(widths) + 8
 
 
+@pytest.mark.slow
 def test_parsing_needs_neither_tokenizers_nor_safetensors() -> None:
     import subprocess
     import sys

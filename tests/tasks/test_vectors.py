@@ -299,6 +299,7 @@ def _writer(data_dir: str, first: int, batches: int, per: int, dim: int) -> None
         insert(ctx, "shared", rng.normal(size=(per, dim)).astype(np.float32), ids)
 
 
+@pytest.mark.slow
 def test_concurrent_inserts_from_two_processes_keep_every_id(tmp_path: Path) -> None:
     mpc = mp.get_context("spawn")
     procs = [
@@ -325,6 +326,7 @@ def _endless_writer(data_dir: str) -> None:
 
 
 @pytest.mark.skipif(os.name != "posix", reason="SIGKILL is POSIX-only")
+@pytest.mark.slow
 def test_a_killed_writer_never_leaves_a_broken_collection(tmp_path: Path) -> None:
     mpc = mp.get_context("fork")
     rng = np.random.default_rng(5)
