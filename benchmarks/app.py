@@ -205,14 +205,14 @@ def run(args: argparse.Namespace, tmp: Path) -> int:
         client = wait("the app hosts its node", app.client, START_TIMEOUT_S)
         status = wait(
             "the app's node is linked to the headless nodes",
-            lambda: (s := client.sync(client.status()))["peers"] and s,
+            lambda: (s := client.sync(client.status())).peers and s,
             START_TIMEOUT_S,
         )
         if x is not None:
             wait("the tray icon docks", lambda: tray_icons(x, app.popen.pid), 30)
             assert not main_windows(x, app.popen.pid), "the app shows its no-tray window"
             print("tray icon docked in trayer; no main window shown")
-        print(f"app pid {app.popen.pid}, node {status['node_id']}, {len(status['peers'])} peers")
+        print(f"app pid {app.popen.pid}, node {status.node_id}, {len(status.peers)} peers")
         print(f"settling {args.settle:.0f} s, then sampling {args.seconds:.0f} s ...")
         time.sleep(args.settle)
 
@@ -243,8 +243,8 @@ def run(args: argparse.Namespace, tmp: Path) -> int:
 
         cpu_pct = 100 * (app_cpu1 - app_cpu0) / wall
         print(
-            f"\nover {wall:.0f} s (app node state: {status['state']}, "
-            f"{len(status['peers'])} peers, tasks completed {status['tasks_completed']}):"
+            f"\nover {wall:.0f} s (app node state: {status.state}, "
+            f"{len(status.peers)} peers, tasks completed {status.tasks_completed}):"
         )
         print(
             f"  app RSS, process alone: mean {sum(own_rss) / len(own_rss):.1f} MB, "

@@ -301,7 +301,7 @@ async def submit_until_paid(
         deadline = time.monotonic() + 30
         while True:  # linked, and the worker contributing (before, it drops announces)
             seen = await worker.status()
-            if seen["state"] == "contributing" and sub.stats().node_id in seen["peers"]:
+            if seen.state == "contributing" and sub.stats().node_id in seen.peers:
                 break
             assert time.monotonic() < deadline, f"the app's node does not take tasks: {seen}"
             await asyncio.sleep(0.1)
@@ -344,7 +344,7 @@ def test_tray_app_on_xvfb_docks_its_icon_and_its_node_earns(tmp_path: Path) -> N
 
         def earned() -> dict[str, Any] | None:
             answer = status(data)
-            locked = econ.parse_credits(answer["credits"]["locked"])
+            locked = answer["credits"]["locked"]  # micro-credits, as the control API sends
             return answer if locked > 0 and answer["tasks_completed"] >= 5 else None
 
         answer = wait_for("edgenet status shows the app's node paid", earned, 30, step=0.5)
@@ -355,5 +355,6 @@ def test_tray_app_on_xvfb_docks_its_icon_and_its_node_earns(tmp_path: Path) -> N
         assert not (data / "control.json").exists()  # the hosted node stopped serving
         gone = lambda: icons[0] not in {w for w, _ in x.walk()}  # noqa: E731
         assert wait_for("the icon leaves the tray", gone, 5)
-    print(f"tray app on Xvfb earned {answer['credits']['locked']} locked credits for "
+    locked = econ.format_credits(answer["credits"]["locked"])
+    print(f"tray app on Xvfb earned {locked} locked credits for "
           f"{answer['tasks_completed']} tasks; {time.monotonic() - t0:.1f} s in all")  # fmt: skip
