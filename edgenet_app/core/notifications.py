@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from .errors import WireError
+from .status import MAX_INT
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,13 @@ _TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
+# every field of every notification has one of these types (checked at import)
+for _cls in KINDS.values():
+    for _f in dataclasses.fields(_cls):
+        if str(_f.type) not in _TYPES:
+            raise TypeError(f"{_cls.__name__}.{_f.name}: no reader for {_f.type}")
+
+
 def to_json(note: Notification) -> dict[str, Any]:
     """{"event": "credit", "amount": 1500000, ...}"""
     return {"event": note.EVENT, **dataclasses.asdict(note)}
@@ -124,5 +132,7 @@ def from_json(value: object) -> Notification:
         v, allowed = value[f.name], _TYPES[str(f.type)]
         if not isinstance(v, allowed) or (isinstance(v, bool) and bool not in allowed):
             raise WireError(f"notification {event}.{f.name}: unexpected {type(v).__name__}")
+        if isinstance(v, int) and not isinstance(v, bool) and not 0 <= v <= MAX_INT:
+            raise WireError(f"notification {event}.{f.name}: {str(v)[:20]} is out of range")
         args[f.name] = v
     return cls(**args)

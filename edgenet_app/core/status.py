@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from .errors import WireError
 
 T = TypeVar("T")
+MAX_INT = 2**63 - 1  # counts, micro-credits and timestamps fit in a signed 64-bit integer
 
 
 def _get(d: Mapping[str, Any], key: str, typ: type[T] | tuple[type, ...], where: str) -> Any:
@@ -30,6 +31,8 @@ def _get(d: Mapping[str, Any], key: str, typ: type[T] | tuple[type, ...], where:
         raise WireError(f"{where}.{key}: expected {typ}, got {type(value).__name__}")
     if isinstance(value, float) and not math.isfinite(value):
         raise WireError(f"{where}.{key}: not a finite number")
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+        raise WireError(f"{where}.{key}: {str(value)[:20]}… is out of range")
     return value
 
 
@@ -40,12 +43,22 @@ def _micro(d: Mapping[str, Any], key: str, where: str) -> int:
     return int(value)
 
 
+def _count(d: Mapping[str, Any], key: str, where: str) -> int:
+    value = _get(d, key, int, where)
+    if value < 0:
+        raise WireError(f"{where}.{key}: must be ≥ 0, got {value}")
+    return int(value)
+
+
 def _number(d: Mapping[str, Any], key: str, where: str) -> float:
     return float(_get(d, key, (int, float), where))
 
 
 def _optional(d: Mapping[str, Any], key: str, typ: tuple[type, ...], where: str) -> Any:
-    return None if d.get(key) is None else _get(d, key, typ, where)
+    if d.get(key) is None:
+        return None
+    value = _get(d, key, typ, where)
+    return float(value) if float in typ else value
 
 
 def _mapping(value: object, where: str) -> Mapping[str, Any]:
@@ -122,8 +135,11 @@ class NodeStatus:
     def from_json(cls, value: object, where: str = "status") -> NodeStatus:
         d = _mapping(value, where)
         rank = _get(d, "rank", list, where)
-        if len(rank) != 2 or not all(isinstance(x, int) and not isinstance(x, bool) for x in rank):
-            raise WireError(f"{where}.rank: expected [n, of], got {rank!r}")
+        ok = len(rank) == 2 and all(
+            isinstance(x, int) and not isinstance(x, bool) and 0 <= x <= MAX_INT for x in rank
+        )
+        if not ok:
+            raise WireError(f"{where}.rank: expected [n, of], got {str(rank)[:40]}")
         peers = _get(d, "peers", list, where)
         if not all(isinstance(p, str) for p in peers):
             raise WireError(f"{where}.peers: expected node ids")
@@ -134,8 +150,8 @@ class NodeStatus:
             state=_get(d, "state", str, where),
             reason=_get(d, "reason", str, where),
             credits=Credits.from_json(d.get("credits"), f"{where}.credits"),
-            tasks_completed=_get(d, "tasks_completed", int, where),
-            tasks_submitted=_get(d, "tasks_submitted", int, where),
+            tasks_completed=_count(d, "tasks_completed", where),
+            tasks_submitted=_count(d, "tasks_submitted", where),
             uptime_s=_number(d, "uptime_s", where),
             reputation=_number(d, "reputation", where),
             multiplier=_number(d, "multiplier", where),
@@ -182,8 +198,8 @@ class TaskEntry:
             _get(d, "kind", str, where),
             _get(d, "role", str, where),
             _get(d, "status", str, where),
-            _get(d, "created_ms", int, where),
-            _optional(d, "finished_ms", (int,), where),
+            _count(d, "created_ms", where),
+            None if d.get("finished_ms") is None else _count(d, "finished_ms", where),
             _micro(d, "credits", where),
             _optional(d, "error", (str,), where),
         )
@@ -211,7 +227,9 @@ class NodeHistory:
         earnings = []
         for i, p in enumerate(points):
             ok = isinstance(p, list | tuple) and len(p) == 2
-            if not ok or not all(isinstance(x, int) and not isinstance(x, bool) for x in p):
+            if not ok or not all(
+                isinstance(x, int) and not isinstance(x, bool) and 0 <= x <= MAX_INT for x in p
+            ):
                 raise WireError(f"{where}.earnings[{i}]: expected [ts_ms, micro-credits]")
             earnings.append((p[0], p[1]))
         return cls(

@@ -4,7 +4,6 @@ API, the CLI and the node (`Node.submit`). The payload itself is checked by its 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,12 +50,12 @@ class SubmitRequest:
         if (
             isinstance(t, bool)
             or not isinstance(t, int | float)
-            or not math.isfinite(t)
-            or not MIN_TIMEOUT_S <= t <= MAX_TIMEOUT_S
+            or not MIN_TIMEOUT_S <= t <= MAX_TIMEOUT_S  # False for NaN; no float() of a huge int
         ):
+            shown = f"{str(t)[:20]}…" if isinstance(t, int) and len(str(t)) > 20 else repr(t)
             raise RequestError(
                 "timeout",
-                f"{t!r} s is out of range; allowed {MIN_TIMEOUT_S:g}–{MAX_TIMEOUT_S:g} s",
+                f"{shown} s is out of range; allowed {MIN_TIMEOUT_S:g}–{MAX_TIMEOUT_S:g} s",
             )
         m = self.max_credits
         if m is not None and (isinstance(m, bool) or not isinstance(m, int) or m < 0):

@@ -21,6 +21,7 @@ from edgenet_app.core.status import Credits, NodeStatus, TaskEntry
 # -- the package -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_display_imports_no_qt() -> None:
     code = (
         "import sys\n"

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import edgenet_app
 from edgenet_app.cli import logs
 
@@ -39,16 +41,19 @@ def run_probe(tmp_path: Path, *, verbose: bool, progress: bool) -> str:
     return out.stderr
 
 
+@pytest.mark.slow
 def test_the_headless_node_shows_info_records_of_every_module(tmp_path: Path) -> None:
     err = run_probe(tmp_path, verbose=False, progress=True)
     assert "INFO edgenet_app.runtime.store.store: store " in err
     assert "migrated from version 0" in err
 
 
+@pytest.mark.slow
 def test_short_commands_show_only_warnings(tmp_path: Path) -> None:
     assert "migrated" not in run_probe(tmp_path, verbose=False, progress=False)
 
 
+@pytest.mark.slow
 def test_verbose_shows_everything(tmp_path: Path) -> None:
     err = run_probe(tmp_path, verbose=True, progress=False)
     assert "INFO edgenet_app.runtime.store.store:" in err

@@ -41,6 +41,7 @@ def defined_exceptions() -> list[type[BaseException]]:
     return found
 
 
+@pytest.mark.slow
 def test_the_walk_sees_every_layer() -> None:
     names = {f"{e.__module__}.{e.__qualname__}" for e in defined_exceptions()}
     assert {
@@ -53,6 +54,7 @@ def test_the_walk_sees_every_layer() -> None:
     } <= names
 
 
+@pytest.mark.slow
 def test_every_exception_edgenet_defines_is_an_edgenet_error() -> None:
     outside = [
         f"{e.__module__}.{e.__qualname__}"
@@ -62,6 +64,7 @@ def test_every_exception_edgenet_defines_is_an_edgenet_error() -> None:
     assert outside == []
 
 
+@pytest.mark.slow  # importing aiortc runs ldconfig (ifaddr)
 @pytest.mark.parametrize(
     ("module", "name", "also"),
     [
@@ -86,6 +89,7 @@ def test_unknown_kind_message_is_unchanged() -> None:
     assert info.value.args[0].startswith("unknown task kind 'no_such_kind'; known: ")
 
 
+@pytest.mark.slow
 def test_public_errors_import_from_the_package_without_heavy_modules() -> None:
     code = (
         "import sys\n"

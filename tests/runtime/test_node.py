@@ -216,7 +216,7 @@ async def test_a_unanimous_task_is_followed_by_a_spot_check_that_honest_workers_
     network: tuple[list[Node], Node, Genesis],
 ) -> None:
     workers, submitter, _ = network
-    submitter.submitter.spot_checks.rate = 1.0  # type: ignore[union-attr]
+    submitter.options.spot_check_rate = 1.0  # read live, as a settings change would be
     assert await until(lambda: len(submitter.stats().peers) == 3)
     # all three prove themselves (paid once): a check goes only to workers known to work
     first = {**ENCRYPT, "data": base64.b64encode(b"all three").decode()}

@@ -49,6 +49,23 @@ def _status(value: object) -> NodeStatus:
         raise ControlError(f"the node sent an unreadable status: {exc}") from None
 
 
+def _notification(line: bytes) -> Notification | None:
+    """One line of the event stream, or None for a keep-alive or a line to skip."""
+    if not line.strip():
+        return None
+    try:
+        value = json.loads(line)
+    except (ValueError, RecursionError) as exc:
+        log.warning("skipped an unreadable notification: %s", str(exc)[:200])
+        return None
+    try:
+        return notes.from_json(value)
+    except WireError as exc:
+        known = isinstance(value, dict) and value.get("event") in notes.KINDS
+        (log.warning if known else log.debug)("skipped a notification: %s", exc)
+        return None
+
+
 def control_path(data_dir: Path) -> Path:
     return Path(data_dir) / CONTROL_FILE
 
@@ -199,7 +216,8 @@ class ControlClient:
 
     async def events(self) -> AsyncIterator[Notification]:
         """The node's notifications as they happen, until the node closes the stream.
-        Lines this client cannot read (an event newer than it, say) are skipped."""
+        An event this client does not know (newer than it) is skipped; a known one that
+        does not read is skipped with a warning. Any other failure is a ControlError."""
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=CALL_TIMEOUT_S)
         try:
             async with (
@@ -209,11 +227,10 @@ class ControlClient:
                 if resp.status >= 400:
                     raise ControlError(f"HTTP {resp.status} {resp.reason}", resp.status)
                 async for line in resp.content:
-                    if not line.strip():
-                        continue  # keep-alive
-                    try:
-                        yield notes.from_json(json.loads(line))
-                    except (ValueError, WireError) as exc:
-                        log.debug("skipped a notification: %s", exc)
+                    note = _notification(line)
+                    if note is not None:
+                        yield note
         except aiohttp.ClientError as exc:
             raise ControlError(f"cannot reach the node at {self.base}: {exc}") from None
+        except ValueError as exc:  # a line over aiohttp's limit
+            raise ControlError(f"the node's event stream broke: {exc}") from None

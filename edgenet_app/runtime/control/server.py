@@ -46,8 +46,11 @@ from ...core.notifications import Notification
 from ...core.settings import SettingValue, get_setting, validate
 from ...core.submit import DEFAULT_TIMEOUT_S, MAX_TIMEOUT_S, MIN_TIMEOUT_S, SubmitRequest
 from ...core.taskmsg import MAX_REDUNDANCY, PRIORITIES
+from ..net.relay_client import RelayError
+from ..net.webrtc import DialError, LinkClosed
 from ..node import Node, NodeError
 from ..store.config import EffectiveSettings, SettingsStore, effective_settings, store_setting
+from ..store.store import StoreError
 from .client import HOST, ControlClient, control_path, read_control_file
 
 log = logging.getLogger(__name__)
@@ -317,7 +320,10 @@ class ControlServer:
             return await handler(request)
         except Refused as exc:
             return _error(exc.status, str(exc))
-        except EdgenetError as exc:
+        except (StoreError, LinkClosed, DialError, RelayError) as exc:  # the node's trouble
+            log.warning("control API: %s %s: %s", request.method, request.path, exc)
+            return _error(503, f"the node could not do it now: {exc}")
+        except EdgenetError as exc:  # the request's trouble (bad settings, payload...)
             return _error(400, str(exc))
         except web.HTTPException as exc:
             if exc.status < 400:

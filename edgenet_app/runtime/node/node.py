@@ -116,7 +116,11 @@ class Node:
         hub = PeerHub(relay, ice_servers=self.options.ice_servers)
         self.mesh = mesh = Mesh(hub, self.ledger, on_direct=self._on_direct)
         mesh.on_new_events.append(self.notifier.ledger_events)
-        self._wire_services(self.identity, self.ledger, self.store, self.pool, mesh)
+        try:
+            self._wire_services(self.identity, self.ledger, self.store, self.pool, mesh)
+        except BaseException:
+            await self.stop()  # the relay, the pool and the store, as above
+            raise
         hub.start()
         self.account.online(now_ms())
         assert self.links is not None
@@ -137,7 +141,7 @@ class Node:
             mesh,
             Placement(store, self.genesis.network_id),
             bars=MetaValue(store, BARS_META, "spot-check bars"),
-            spot_check_rate=self.options.spot_check_rate,
+            spot_check_rate=lambda: self.options.spot_check_rate,
             history=history,
             counters=self.counters,
             publish=self._publish,

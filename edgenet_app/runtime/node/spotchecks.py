@@ -39,14 +39,14 @@ class SpotChecks:
         mesh: Mesh,
         saved: MetaValue,
         *,
-        rate: float,
+        rate: Callable[[], float],
         run: Callable[[KnownAnswer, int, int, int], Awaitable[Verdict]],
         spendable: Callable[[], int],
         notifier: Notifier,
         background: Background,
         clock: Callable[[], int],
     ) -> None:
-        self.ledger, self.mesh, self._saved, self.rate = ledger, mesh, saved, rate
+        self.ledger, self.mesh, self._saved, self._rate = ledger, mesh, saved, rate
         self._run, self._spendable = run, spendable
         self._notifier, self._bg, self._clock = notifier, background, clock
         self.answers = AnswerBank()
@@ -64,10 +64,11 @@ class SpotChecks:
         self, kind: str, payload: Any, priority: str, timeout_s: float, verdict: Verdict
     ) -> None:
         """Keep a strong answer for later; about one task in ten, spot-check with one."""
-        if self.rate <= 0:
+        rate = self._rate()  # the share of tasks followed by a check (read live)
+        if rate <= 0:
             return
         self.answers.learn(kind, payload, priority, timeout_s, verdict)
-        known = self.answers.pick(self._rng, self.rate, lambda k: self.checkers(k) > 0)
+        known = self.answers.pick(self._rng, rate, lambda k: self.checkers(k) > 0)
         if known is not None:
             self._bg.spawn(self.check(known))
 

@@ -92,7 +92,7 @@ class Submitter:
         placement: Placement,
         *,
         bars: MetaValue,
-        spot_check_rate: float,
+        spot_check_rate: Callable[[], float],
         history: History,
         counters: Counters,
         publish: Callable[[list[Event]], Awaitable[None]],
