@@ -120,3 +120,29 @@ def test_a_missing_field_is_named() -> None:
         notes.from_json({"event": "telepathy"})
     with pytest.raises(WireError, match=r"credit\.amount: unexpected str"):
         notes.from_json({"event": "credit", "amount": "1.5", "task": "t", "payer": "p"})
+
+
+def test_numbers_out_of_range_are_wire_errors_not_overflows() -> None:
+    d = NodeStatus("n", "edgenet", "00", "paused", "why").to_json()
+    for key in ("uptime_s", "multiplier", "tasks_completed", "idle_s"):
+        with pytest.raises(WireError, match=rf"status\.{key}: .* out of range"):
+            NodeStatus.from_json({**d, key: 10**400})
+    with pytest.raises(WireError, match=r"status\.tasks_completed: must be ≥ 0"):
+        NodeStatus.from_json({**d, "tasks_completed": -1})
+    with pytest.raises(WireError, match=r"status\.rank"):
+        NodeStatus.from_json({**d, "rank": [1, 10**400]})
+    h = {"tasks": [], "earnings": [[1, -5]]}
+    with pytest.raises(WireError, match=r"history\.earnings\[0\]"):
+        NodeHistory.from_json(h)
+    for amount in (-5, 10**400):
+        with pytest.raises(WireError, match=r"credit\.amount: .* out of range"):
+            notes.from_json({"event": "credit", "amount": amount, "task": "t", "payer": "p"})
+
+
+def test_a_huge_timeout_is_a_request_error() -> None:
+    from edgenet_app.core.errors import RequestError
+    from edgenet_app.core.submit import SubmitRequest
+
+    for t in (10**400, float("nan"), float("inf"), -1):
+        with pytest.raises(RequestError, match=r"timeout: .* s is out of range; allowed 1–86400 s"):
+            SubmitRequest("embedding", {}, timeout_s=t)

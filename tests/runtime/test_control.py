@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -23,7 +24,7 @@ from edgenet_app.core import economics as econ
 from edgenet_app.core.activity import Policy
 from edgenet_app.core.genesis import Genesis
 from edgenet_app.core.identity import Identity
-from edgenet_app.core.notifications import Notification, TaskNote
+from edgenet_app.core.notifications import Notification, StateNote, TaskNote
 from edgenet_app.core.status import Credits, NodeHistory, TaskEntry
 from edgenet_app.core.submit import MAX_TIMEOUT_S, MIN_TIMEOUT_S, SubmitRequest
 from edgenet_app.runtime.control.client import (
@@ -556,3 +557,16 @@ class FakeHistoryNode:
 
     def subscribe(self, cb: object) -> object:
         return lambda: None
+
+
+def test_the_event_stream_skips_lines_it_cannot_read(caplog: pytest.LogCaptureFixture) -> None:
+    from edgenet_app.runtime.control.client import _notification
+
+    assert _notification(b"\n") is None  # keep-alive
+    assert _notification(b'{"event": "telepathy", "t": 1}') is None  # newer than this client
+    with caplog.at_level(logging.WARNING):
+        assert _notification(b"[" * 100_000) is None  # too deep for json: not a crash
+        assert _notification(b'{"event": "credit", "amount": "1.5"}') is None  # a broken one
+    assert "skipped a notification: notification credit.amount" in caplog.text
+    note = _notification(b'{"event": "state", "state": "paused", "reason": "r", "t": 1.5}')
+    assert note == StateNote("paused", "r")

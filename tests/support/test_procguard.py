@@ -99,6 +99,10 @@ def test_fixture_slow(popen_fixture):
 
 def test_no_process():
     assert True
+
+
+def test_library_lookup_unmarked():
+    subprocess.Popen(["/sbin/ldconfig", "-p"])  # what ctypes.util.find_library runs
 """
 
 
@@ -119,6 +123,7 @@ def test_unmarked_tests_that_start_a_process_fail_and_slow_ones_pass(
         "test_process_slow",
         "test_fixture_slow",
         "test_no_process",
+        "test_library_lookup_unmarked",
     }
     assert sorted(failed) == [
         "test_asyncio_unmarked",
