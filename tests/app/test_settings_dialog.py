@@ -567,6 +567,7 @@ def allowed_hours(text: str) -> list[list[bool]]:
     ]
 
 
+@pytest.mark.slow  # long-running: real network or UI round trips, seconds each
 @settings(max_examples=300, deadline=None)
 @given(grids)
 def test_grid_round_trip(grid: list[list[bool]]) -> None:

@@ -279,6 +279,7 @@ async def test_browse_with_no_relay_returns_nothing_within_the_timeout() -> None
     assert time.monotonic() - started < 1.0 + lan.CLOSE_TIMEOUT_S
 
 
+@pytest.mark.slow  # long-running: real network or UI round trips, seconds each
 @pytest.mark.usefixtures("multicast")
 async def test_an_advert_is_found_and_hostile_ones_are_skipped(
     caplog: pytest.LogCaptureFixture,
@@ -468,6 +469,7 @@ def test_relay_command_does_not_advertise_loopback_or_with_no_mdns(
     assert fake_advert.made == [] and "advertised" not in out
 
 
+@pytest.mark.slow  # long-running: real network or UI round trips, seconds each
 @pytest.mark.usefixtures("multicast")
 async def test_a_node_with_no_relay_configured_finds_one_on_the_lan(tmp_path: Path) -> None:
     from edgenet_app.core.genesis import Genesis

@@ -231,6 +231,7 @@ async def test_nodes_on_different_relays_link_through_signaling_over_the_mesh(
         loopback_only(False)
 
 
+@pytest.mark.slow  # long-running: real network or UI round trips, seconds each
 async def test_an_idle_link_carries_only_small_summaries(relay_url: str, tmp_path: Path) -> None:
     a = await make_node(relay_url, A, tmp_path / "a")
     b = await make_node(relay_url, B, tmp_path / "b")
