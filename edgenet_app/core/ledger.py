@@ -238,7 +238,19 @@ class Ledger:
     # -- authoring ------------------------------------------------------------------------
 
     def append(self, identity: Identity, body: Body, ts_ms: int) -> Event:
-        """Sign the next event of `identity`'s chain, after checking every rule.
+        """Sign the next event of `identity`'s chain, after checking every rule, and hold it.
+
+        Raises LedgerError (e.g. overspending) without changing anything.
+        """
+        event = self.prepare(identity, body, ts_ms)
+        self.add(event)
+        return event
+
+    def prepare(self, identity: Identity, body: Body, ts_ms: int) -> Event:
+        """The next event of `identity`'s chain, signed after checking every rule, but not
+        held: a caller that persists events writes it first, then `add`s it, so a failed
+        write leaves nothing behind and the next attempt signs the same seq again (never a
+        second, different event at a seq peers may already have).
 
         Raises LedgerError (e.g. overspending) without changing anything.
         """
@@ -272,5 +284,4 @@ class Ledger:
         reason = state.check(event)
         if reason is not None:
             raise LedgerError(reason)
-        self.add(event)
         return event

@@ -270,3 +270,31 @@ async def test_concurrent_dials_to_one_peer_share_one_attempt(
         for m in (a, b):
             await m.close()
             await m.hub.close()
+
+
+@pytest.mark.slow  # long-running: waits for a periodic summary over a real link
+async def test_a_link_whose_reader_dies_is_closed_not_left_deaf(
+    relay_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A frame that cannot be sent (the version vector of thousands of authors once grew
+    past the frame cap) ends the link's reader: the link is then closed at both ends, and
+    reported lost, instead of staying open with nobody reading it."""
+    a = await make_node(relay_url, A, tmp_path / "a")
+    b = await make_node(relay_url, B, tmp_path / "b")
+    lost: list[bytes] = []
+    b.on_link_lost.append(lost.append)
+    try:
+        await a.connect(B.public_key)
+        assert await until(lambda: A.public_key in b.open_peers())
+        link = b.hub.links[A.public_key]
+
+        async def too_big(frame: bytes) -> None:
+            raise ValueError("frame of 270179 bytes; limit 262144")
+
+        monkeypatch.setattr(link, "send", too_big)  # b's next summary (every 2 s) fails
+        assert await until(lambda: not link.open and lost == [A.public_key], timeout=10)
+        assert await until(lambda: B.public_key not in a.open_peers(), timeout=10)
+    finally:
+        for m in (a, b):
+            await m.close()
+            await m.hub.close()

@@ -236,8 +236,12 @@ class Mesh:
             pass
         except asyncio.CancelledError:
             raise
-        except Exception:  # a bug must not take the node down
-            log.exception("link to %s failed", node_id_of(link.remote))
+        except Exception:  # a bug (or a frame that cannot be sent) must not take the node down
+            log.exception("link to %s failed; closing it", node_id_of(link.remote))
+            # nobody reads this link any more: close it, so that neither end keeps a link
+            # that looks open but is deaf (the peer re-dials, and syncs afresh)
+            with contextlib.suppress(Exception):
+                await link.close()
         finally:
             if self._adverts.get(link.remote, (None,))[0] is link:
                 del self._adverts[link.remote]
@@ -261,11 +265,8 @@ class Mesh:
             cached = self._digest = (len(ledger), now, vv_digest(ledger))
         return cached[2]
 
-    def _open_peers(self) -> list[bytes]:
-        return [p for p, link in self.hub.links.items() if link.open]
-
     async def _advertise_to(self, link: PeerLink, advert: PeerAdvert, *, periodic: bool) -> None:
-        current = advert.listing(self._open_peers(), link.remote)
+        current = advert.listing(self.open_peers(), link.remote)
         frame = advert.due(current, now_ms(), periodic=periodic)
         if frame is not None:
             await link.send(frame)
@@ -285,7 +286,7 @@ class Mesh:
             self._changed = False
             await asyncio.sleep(0.05)  # coalesce a burst of link changes
             now = now_ms()
-            peers = self._open_peers()
+            peers = self.open_peers()
             soonest = None
             for link, advert in list(self._adverts.values()):
                 current = advert.listing(peers, link.remote)
@@ -367,7 +368,7 @@ class Mesh:
             await self._on_fwd(link, frame, data)
 
     async def _on_fwd(self, link: PeerLink, fwd: Fwd, data: bytes) -> None:
-        decision = self.router.on_fwd(fwd, link.remote, now_ms(), set(self._open_peers()))
+        decision = self.router.on_fwd(fwd, link.remote, now_ms(), set(self.open_peers()))
         if isinstance(decision, Forward):
             target = self.hub.links.get(decision.to)
             if target is not None:

@@ -32,7 +32,7 @@ from ...core.taskflow import (
 from ...core.taskmsg import Abandon, Claim, Result
 from ..net.mesh import Mesh
 from ..store.ledger_store import LedgerStore
-from ..store.store import TaskRecord
+from ..store.store import StoreError, TaskRecord
 from .background import Background
 from .counters import Counters
 from .history import History
@@ -327,7 +327,7 @@ class Submitter:
                     )
                 )
                 cost += pay.amount
-            except LedgerError as exc:
+            except (LedgerError, StoreError) as exc:  # StoreError: a full disk, say
                 log.warning("could not settle with %s: %s", node_id_of(pay.worker), exc)
         for dissent in verdict.dissenters:
             if not dissent.evidence:

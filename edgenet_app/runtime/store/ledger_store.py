@@ -33,9 +33,13 @@ class LedgerStore:
         return cls(Store.open(paths.store_path(paths.ensure_private_dir(data_dir))), genesis)
 
     def append(self, identity: Identity, body: Body, ts_ms: int | None = None) -> Event:
-        """Sign, check and persist the next event of `identity` (LedgerError if refused)."""
-        event = self.ledger.append(identity, body, now_ms() if ts_ms is None else ts_ms)
+        """Sign, check and persist the next event of `identity`: LedgerError if the rules
+        refuse it, StoreError if it cannot be written (a full disk). The event is held in
+        memory, and so served to peers, only once the write has committed: a failed write
+        leaves nothing behind, and the next append signs the same seq again."""
+        event = self.ledger.prepare(identity, body, now_ms() if ts_ms is None else ts_ms)
         self.store.append_events([event])
+        self.ledger.add(event)
         return event
 
     def close(self) -> None:
