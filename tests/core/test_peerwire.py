@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from support.ledger_helpers import GENESIS, NODES, OTHER_GENESIS, T0, M
 
 from edgenet_app.core import codec
+from edgenet_app.core import events as events_module
 from edgenet_app.core.errors import WireError
 from edgenet_app.core.events import GenesisGrant, Transfer
 from edgenet_app.core.ledger import Ledger
@@ -385,3 +386,28 @@ def test_summary_digest_tells_replicas_apart() -> None:
     assert vv_digest(x) != vv_digest(y)
     y.add(e)
     assert vv_digest(x) == vv_digest(y)
+
+
+def test_held_events_are_recognised_before_any_signature_is_checked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    src = Ledger(GENESIS)
+    raws = [src.append(A, GenesisGrant(), T0 + 1).raw]
+    raws += [src.append(A, Transfer(B.public_key, 1), T0 + 10 + i).raw for i in range(20)]
+    dst = Ledger(GENESIS)
+    sync = LedgerSync(dst)
+    assert len(sync.on_events(Events(tuple(raws)), NOW)) == 21
+    checked: list[bytes] = []
+    real = events_module.verify
+    monkeypatch.setattr(
+        events_module,
+        "verify",
+        lambda *a: checked.append(a[1]) or real(*a),  # type: ignore[func-returns-value]
+    )
+    for _ in range(5):  # a peer (or an attacker) sends the same events again and again
+        assert sync.on_events(Events(tuple(raws)), NOW) == []
+    assert checked == []  # no signature checked for any of them
+    assert sync.report.duplicates == 5 * 21 and len(dst) == 21
+    fresh = src.append(A, Transfer(B.public_key, 1), T0 + 100)
+    assert sync.on_events(Events((*raws, fresh.raw)), NOW) == [fresh]
+    assert len(checked) == 1  # only the new one was verified

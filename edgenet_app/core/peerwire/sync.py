@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from .. import codec
 from ..errors import LedgerError, WireError
-from ..events import Event
+from ..events import Event, event_id
 from ..ledger import Ledger
 from .frames import DIGEST_BYTES, MAX_EVENTS_PER_FRAME, MAX_VV_ENTRIES, Events, VersionVector
 
@@ -66,9 +66,13 @@ class LedgerSync:
     def on_events(self, events: Events, now_ms: int) -> list[Event]:
         """Hold the events of a frame; returns those that were new. Each is authenticated
         and checked on its own: a bad one is counted in the report, never applied, and does
-        not stop the rest of the frame."""
+        not stop the rest of the frame. An event already held is recognised by its id (a hash
+        of its bytes) before anything is decoded or verified."""
         new = []
         for raw in events.raw:
+            if event_id(raw) in self.ledger:  # held already: no signature to check
+                self.report.duplicates += 1
+                continue
             try:
                 event = Event.decode(raw)
                 added = self.ledger.add(event, now_ms=now_ms)
