@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from support.ledger_helpers import GENESIS, NODES, OTHER_GENESIS, T0, M
 
 from edgenet_app.core import codec
+from edgenet_app.core import economics as econ
 from edgenet_app.core import events as events_module
 from edgenet_app.core.errors import WireError
 from edgenet_app.core.events import GenesisGrant, Transfer
@@ -32,6 +33,7 @@ from edgenet_app.core.peerwire import (
     PeerAdvert,
     PeerBook,
     Peers,
+    Penalties,
     Reassembly,
     Refuse,
     Summary,
@@ -42,6 +44,7 @@ from edgenet_app.core.peerwire import (
     peers_digest,
     vv_digest,
 )
+from edgenet_app.core.peerwire.sync import MAX_EARLY
 
 A, B, C = NODES[:3]
 NOW = T0 + 10**9
@@ -411,3 +414,65 @@ def test_held_events_are_recognised_before_any_signature_is_checked(
     fresh = src.append(A, Transfer(B.public_key, 1), T0 + 100)
     assert sync.on_events(Events((*raws, fresh.raw)), NOW) == [fresh]
     assert len(checked) == 1  # only the new one was verified
+
+
+def test_events_a_little_ahead_of_our_clock_are_held_and_retried_not_held_against_anyone() -> None:
+    """Two honest nodes 2 s apart: the faster one accepts (and passes on) events stamped just
+    under its limit, which are just over the slower one's. The slower one holds them, adds
+    them once its clock catches up, and counts none against the peer that sent them."""
+    skew = econ.MAX_CLOCK_SKEW_MS
+    src = Ledger(GENESIS)
+    ahead = NOW + skew + 1_000  # just over our limit: 1 s ahead of what we accept now
+    raws = [src.append(A, GenesisGrant(), ahead).raw]
+    raws += [src.append(A, Transfer(B.public_key, 1), ahead + i).raw for i in range(1, 5)]
+    dst = Ledger(GENESIS)
+    sync = LedgerSync(dst)
+    assert sync.on_events(Events(tuple(raws)), NOW) == []
+    assert (sync.report.rejected, sync.report.early, len(dst)) == (0, 5, 0)
+    assert sync.on_events(Events(tuple(raws)), NOW) == []  # sent again: recognised as held
+    assert sync.report.early == 5 and sync.report.duplicates == 5
+    assert sync.retry(NOW + 500) == []  # still early
+    assert len(sync.retry(NOW + 1_005)) == 5 and len(dst) == 5 and not sync.early
+    assert sync.report.rejected == 0
+    # far ahead: not held (nothing to gain), and still not counted as the sender's fault
+    far = Ledger(GENESIS).append(C, GenesisGrant(), NOW + skew + 3_600_000)
+    assert sync.on_events(Events((far.raw,)), NOW) == [] and far.id not in sync.early
+    assert sync.report.rejected == 0
+    # at most MAX_EARLY are held per link
+    many = Ledger(GENESIS)
+    early = [many.append(C, GenesisGrant(), ahead).raw]
+    early += [many.append(C, Transfer(B.public_key, 1), ahead + i).raw for i in range(1, 300)]
+    for i in range(0, len(early), 200):
+        sync.on_events(Events(tuple(early[i : i + 200])), NOW)
+    assert len(sync.early) == MAX_EARLY
+
+
+def test_penalties_decay_and_are_bounded() -> None:
+    p = Penalties(limit=10, decay_ms=60_000, max_peers=3)
+    peer = b"p" * 32
+    for _ in range(9):
+        assert p.add(peer, 0) <= 9
+    assert not p.over_limit(peer, 0)
+    assert p.add(peer, 0) == 10 and p.over_limit(peer, 0)
+    assert p.score(peer, 59_999) == 10 and p.score(peer, 60_000) == 9  # a point a minute
+    assert p.score(peer, 600_000) == 0  # forgiven after ten quiet minutes
+    # one bad frame an hour is never enough to cut an honest peer that passes one on
+    q = b"q" * 32
+    assert all(p.add(q, h * 3_600_000) == 1 for h in range(100))
+    for i in range(10):  # bounded: the stalest scores are dropped
+        p.add(bytes([i]) * 32, 10**9 + i)
+    assert p.score(peer, 10**9) == 0 and len(p._scores) == 3
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 10**7), min_size=1, max_size=40))
+def test_a_score_never_exceeds_the_bad_frames_and_only_falls_with_time(times: list[int]) -> None:
+    p = Penalties(limit=10, decay_ms=60_000)
+    peer = b"p" * 32
+    times.sort()
+    for n, t in enumerate(times, 1):
+        s = p.add(peer, t)
+        assert 1 <= s <= n
+        assert p.score(peer, t) == s
+        assert p.score(peer, t + 60_000 * s) == 0
+        assert p.score(peer, t + 59_999) >= s - 1

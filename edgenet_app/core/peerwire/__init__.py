@@ -38,7 +38,7 @@ from .frames import (
     parse,
 )
 from .fwd import Deliver, Forward, FwdRouter, Refuse
-from .peers import Dedup, PeerAdvert, PeerBook, flood_targets, peers_digest
+from .peers import Dedup, PeerAdvert, PeerBook, Penalties, flood_targets, peers_digest
 from .sync import LedgerSync, SyncReport, vv_digest
 
 __all__ = [
@@ -69,6 +69,7 @@ __all__ = [
     "PeerAdvert",
     "PeerBook",
     "Peers",
+    "Penalties",
     "Reassembly",
     "Refuse",
     "Summary",

@@ -159,3 +159,35 @@ class PeerAdvert:
             return None
         self.sent, self.sent_ms = current, now_ms
         return Peers(tuple(sorted(current))).frame()
+
+
+class Penalties:
+    """Misbehaviour scores of linked peers, decaying: each bad frame adds a point and a
+    score loses a point every `decay_ms`, so an honest peer that once passed on something
+    bad (or a burst of them long ago) is never cut off for it later. At `limit` points the
+    link is closed. Scores of at most `max_peers` peers are kept (the stalest go first)."""
+
+    def __init__(self, *, limit: int = 10, decay_ms: int = 60_000, max_peers: int = 4096):
+        self.limit, self.decay_ms, self.max_peers = limit, decay_ms, max_peers
+        self._scores: dict[bytes, tuple[int, int]] = {}  # peer -> (points, counted since)
+
+    def score(self, peer: bytes, now_ms: int) -> int:
+        points, since = self._scores.get(peer, (0, now_ms))
+        return max(0, points - max(0, now_ms - since) // self.decay_ms)
+
+    def add(self, peer: bytes, now_ms: int) -> int:
+        """One more bad frame from `peer`; returns its score now."""
+        points, since = self._scores.pop(peer, (0, now_ms))
+        gone = max(0, now_ms - since) // self.decay_ms
+        points = max(0, points - gone) + 1
+        since = now_ms if points == 1 else since + gone * self.decay_ms
+        self._scores[peer] = (points, since)  # re-inserted: the most recent last
+        while len(self._scores) > self.max_peers:
+            self._scores.pop(next(iter(self._scores)))
+        return points
+
+    def over_limit(self, peer: bytes, now_ms: int) -> bool:
+        return self.score(peer, now_ms) >= self.limit
+
+    def forget(self, peer: bytes) -> None:
+        self._scores.pop(peer, None)

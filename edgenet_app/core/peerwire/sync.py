@@ -3,7 +3,9 @@
 `LedgerSync` turns frames into actions for one link: on connect it sends its version
 vector; on a version vector it sends what the peer lacks, in frames of bounded size; on
 events it adds them to the ledger (each authenticated and checked; a bad one is counted,
-never applied).
+never applied). An event stamped ahead of this node's clock by more than the ledger allows
+is not bad: the sender's clock may simply run a little ahead. It is held (a few, for a
+while) and retried (`retry`), and never counted against the sender.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import hashlib
 from dataclasses import dataclass
 
 from .. import codec
+from ..economics import MAX_CLOCK_SKEW_MS
 from ..errors import LedgerError, WireError
 from ..events import Event, event_id
 from ..ledger import Ledger
@@ -32,8 +35,13 @@ def vv_digest(ledger: Ledger) -> bytes:
 class SyncReport:
     added: int = 0
     duplicates: int = 0
-    rejected: int = 0
+    rejected: int = 0  # provably bad: the sender should not have passed them on
+    early: int = 0  # stamped ahead of our clock: held and retried, not the sender's fault
     last_error: str | None = None
+
+
+EARLY_HOLD_MS = 10 * 60 * 1000  # events further ahead than skew + this are not held
+MAX_EARLY = 256  # early events held per link (the first held go first)
 
 
 class LedgerSync:
@@ -42,6 +50,7 @@ class LedgerSync:
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
         self.report = SyncReport()
+        self.early: dict[bytes, Event] = {}  # id -> an event held until our clock catches up
 
     def hello(self) -> list[bytes]:
         vv = self.ledger.version_vector()
@@ -70,11 +79,15 @@ class LedgerSync:
         of its bytes) before anything is decoded or verified."""
         new = []
         for raw in events.raw:
-            if event_id(raw) in self.ledger:  # held already: no signature to check
-                self.report.duplicates += 1
+            eid = event_id(raw)
+            if eid in self.ledger or eid in self.early:
+                self.report.duplicates += 1  # held already: no signature to check
                 continue
             try:
                 event = Event.decode(raw)
+                if event.network == self.ledger.network and self._too_early(event, now_ms):
+                    self._hold(event, now_ms)
+                    continue
                 added = self.ledger.add(event, now_ms=now_ms)
             except (WireError, LedgerError) as exc:
                 self.report.rejected += 1
@@ -86,3 +99,30 @@ class LedgerSync:
             else:
                 self.report.duplicates += 1
         return new
+
+    def retry(self, now_ms: int) -> list[Event]:
+        """Add the held early events our clock has caught up with; returns the new ones."""
+        new = []
+        for eid, event in list(self.early.items()):
+            if self._too_early(event, now_ms):
+                continue
+            del self.early[eid]
+            try:
+                if self.ledger.add(event, now_ms=now_ms):
+                    self.report.added += 1
+                    new.append(event)
+            except LedgerError as exc:
+                self.report.last_error = str(exc)
+        return new
+
+    @staticmethod
+    def _too_early(event: Event, now_ms: int) -> bool:
+        return event.ts > now_ms + MAX_CLOCK_SKEW_MS
+
+    def _hold(self, event: Event, now_ms: int) -> None:
+        self.report.early += 1
+        if event.ts > now_ms + MAX_CLOCK_SKEW_MS + EARLY_HOLD_MS:
+            return  # far ahead: not worth holding, and not the sender's fault either
+        self.early[event.id] = event
+        while len(self.early) > MAX_EARLY:  # bounded: the earliest held go first
+            del self.early[next(iter(self.early))]

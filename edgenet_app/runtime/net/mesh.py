@@ -39,6 +39,7 @@ from ...core.peerwire import (
     PeerAdvert,
     PeerBook,
     Peers,
+    Penalties,
     Reassembly,
     Summary,
     VersionVector,
@@ -60,7 +61,8 @@ def now_loop() -> float:
 
 
 RESYNC_S = 30.0
-MAX_BAD_FRAMES = 10
+MAX_BAD_FRAMES = 10  # a link is cut at this score...
+PENALTY_DECAY_MS = 60_000  # ...and a score loses a point a minute
 
 GossipHandler = Callable[[Gossip, PeerLink], Awaitable[None]]
 DirectHandler = Callable[[bytes, PeerLink], Awaitable[None]]
@@ -82,7 +84,8 @@ class Mesh:
         self.on_gossip = on_gossip
         self.resync_s = resync_s
         self.dedup = Dedup()
-        self.bad_frames: dict[bytes, int] = {}
+        self.penalties = Penalties(limit=MAX_BAD_FRAMES, decay_ms=PENALTY_DECAY_MS)
+        self.bad_frames: dict[bytes, int] = {}  # peer -> its score at its last bad frame
         self._tasks: dict[bytes, asyncio.Task[None]] = {}
         self._served: dict[bytes, PeerLink] = {}
         self._dials: dict[bytes, asyncio.Future[PeerLink]] = {}
@@ -226,6 +229,7 @@ class Mesh:
                     await self._advertise_to(link, advert, periodic=True)
                     summary = Summary(self._vv_digest(), advert.digest())
                     await link.send(summary.frame())
+                    await self._accept(link, sync.retry(now_ms()), reply=False)
                     continue
                 try:
                     data = await link.recv(wait)
@@ -319,19 +323,15 @@ class Mesh:
                 await link.send(out)
         elif isinstance(frame, Events):
             rejected = sync.report.rejected
-            fresh = sync.on_events(frame, now_ms())
-            if fresh:
-                self.ledger.store.append_events(fresh)
-            for _ in range(sync.report.rejected - rejected):
+            now = now_ms()
+            fresh = sync.retry(now) + sync.on_events(frame, now)
+            for _ in range(sync.report.rejected - rejected):  # early events are not counted
                 await self._penalise(link, f"bad event: {sync.report.last_error}")
-            if fresh:
-                # a reply to our vector was not flooded by its sender: pass it on to all
-                asked = self._asked.get(link.remote)
-                reply = asked is not None and now_loop() - asked < SYNC_REPLY_WINDOW_S
-                frame_out = Events(tuple(e.raw for e in fresh)).frame()
-                await self._flood(frame_out, came_from=link.remote, prune=not reply)
-                for cb in self.on_new_events:
-                    cb(fresh)
+            # a reply to our vector was not flooded by its sender: pass it on to all
+            asked = self._asked.get(link.remote)
+            await self._accept(
+                link, fresh, reply=asked is not None and now_loop() - asked < SYNC_REPLY_WINDOW_S
+            )
         elif isinstance(frame, Direct):
             if self.on_direct is not None:
                 await self.on_direct(frame.body, link)
@@ -385,8 +385,20 @@ class Mesh:
         else:
             log.info("fwd from %s dropped: %s", node_id_of(link.remote), decision.reason)
 
+    async def _accept(self, link: PeerLink, fresh: list[Event], *, reply: bool) -> None:
+        """Persist new events from `link`, pass them on, tell the listeners."""
+        if not fresh:
+            return
+        self.ledger.store.append_events(fresh)
+        frame_out = Events(tuple(e.raw for e in fresh)).frame()
+        await self._flood(frame_out, came_from=link.remote, prune=not reply)
+        for cb in self.on_new_events:
+            cb(fresh)
+
     async def _penalise(self, link: PeerLink, why: str) -> None:
-        n = self.bad_frames.get(link.remote, 0) + 1
+        """One provably bad frame from `link`; its score decays (`Penalties`), and the link
+        is cut once the score reaches MAX_BAD_FRAMES."""
+        n = self.penalties.add(link.remote, now_ms())
         self.bad_frames[link.remote] = n
         log.info("peer %s: %s (%d)", node_id_of(link.remote), why, n)
         if n >= MAX_BAD_FRAMES:
