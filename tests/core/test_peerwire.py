@@ -44,7 +44,7 @@ from edgenet_app.core.peerwire import (
     peers_digest,
     vv_digest,
 )
-from edgenet_app.core.peerwire.sync import MAX_EARLY
+from edgenet_app.core.peerwire.sync import EARLY_HOLD_MS, MAX_EARLY, MAX_EARLY_BYTES
 
 A, B, C = NODES[:3]
 NOW = T0 + 10**9
@@ -434,10 +434,10 @@ def test_events_a_little_ahead_of_our_clock_are_held_and_retried_not_held_agains
     assert sync.retry(NOW + 500) == []  # still early
     assert len(sync.retry(NOW + 1_005)) == 5 and len(dst) == 5 and not sync.early
     assert sync.report.rejected == 0
-    # far ahead: not held (nothing to gain), and still not counted as the sender's fault
-    far = Ledger(GENESIS).append(C, GenesisGrant(), NOW + skew + 3_600_000)
+    # far ahead, beyond what any honest clock passes on: refused, and counted
+    far = Ledger(GENESIS).append(C, GenesisGrant(), NOW + skew + EARLY_HOLD_MS + 1)
     assert sync.on_events(Events((far.raw,)), NOW) == [] and far.id not in sync.early
-    assert sync.report.rejected == 0
+    assert sync.report.rejected == 1
     # at most MAX_EARLY are held per link
     many = Ledger(GENESIS)
     early = [many.append(C, GenesisGrant(), ahead).raw]
@@ -445,6 +445,9 @@ def test_events_a_little_ahead_of_our_clock_are_held_and_retried_not_held_agains
     for i in range(0, len(early), 200):
         sync.on_events(Events(tuple(early[i : i + 200])), NOW)
     assert len(sync.early) == MAX_EARLY
+    # by bytes too: big early events (a slash may carry 16 KiB of proofs) fill it sooner
+    held = sum(len(e.raw) for e in sync.early.values())
+    assert held <= MAX_EARLY_BYTES
 
 
 def test_penalties_decay_and_are_bounded() -> None:
@@ -476,3 +479,28 @@ def test_a_score_never_exceeds_the_bad_frames_and_only_falls_with_time(times: li
         assert p.score(peer, t) == s
         assert p.score(peer, t + 60_000 * s) == 0
         assert p.score(peer, t + 59_999) >= s - 1
+
+
+def test_events_judged_and_not_held_are_not_read_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A third event at one seq loses the fork cap and is not held; sent again and again it
+    is recognised unread, as held events are (no signature check per replay)."""
+    forks = []
+    for n in range(3):  # three replicas of A, each signing a different seq 2
+        replica = Ledger(GENESIS)
+        grant = replica.append(A, GenesisGrant(), T0 + 1)  # the same bytes in each
+        forks.append(replica.append(A, Transfer(B.public_key, n + 1), T0 + 5))
+    dst = Ledger(GENESIS)
+    sync = LedgerSync(dst)
+    sync.on_events(Events((grant.raw, *(f.raw for f in forks))), NOW)
+    losers = [f for f in forks if f.id not in dst]
+    assert len(losers) == 1
+    checked: list[bytes] = []
+    real = events_module.verify
+    monkeypatch.setattr(
+        events_module,
+        "verify",
+        lambda *a: checked.append(a[1]) or real(*a),  # type: ignore[func-returns-value]
+    )
+    for _ in range(10):
+        assert sync.on_events(Events((losers[0].raw,)), NOW) == []
+    assert checked == [] and sync.report.rejected == 0

@@ -186,6 +186,10 @@ class Penalties:
             self._scores.pop(next(iter(self._scores)))
         return points
 
+    def scores(self, now_ms: int) -> dict[bytes, int]:
+        """Every scored peer's score now."""
+        return {p: s for p in self._scores if (s := self.score(p, now_ms))}
+
     def over_limit(self, peer: bytes, now_ms: int) -> bool:
         return self.score(peer, now_ms) >= self.limit
 

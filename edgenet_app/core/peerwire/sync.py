@@ -40,8 +40,10 @@ class SyncReport:
     last_error: str | None = None
 
 
-EARLY_HOLD_MS = 10 * 60 * 1000  # events further ahead than skew + this are not held
-MAX_EARLY = 256  # early events held per link (the first held go first)
+EARLY_HOLD_MS = 10 * 60 * 1000  # events further ahead than skew + this are refused (bad)
+MAX_EARLY = 256  # early events held per link (the first held go first)...
+MAX_EARLY_BYTES = 256 * 1024  # ...and at most this many bytes of them
+MAX_SEEN = 4096  # ids of events seen on a link but not held (fork losers, dropped early ones)
 
 
 class LedgerSync:
@@ -51,6 +53,8 @@ class LedgerSync:
         self.ledger = ledger
         self.report = SyncReport()
         self.early: dict[bytes, Event] = {}  # id -> an event held until our clock catches up
+        self._early_bytes = 0
+        self._seen: dict[bytes, None] = {}  # ids judged before and not held: skipped unread
 
     def hello(self) -> list[bytes]:
         vv = self.ledger.version_vector()
@@ -80,17 +84,17 @@ class LedgerSync:
         new = []
         for raw in events.raw:
             eid = event_id(raw)
-            if eid in self.ledger or eid in self.early:
-                self.report.duplicates += 1  # held already: no signature to check
+            if eid in self.ledger or eid in self.early or eid in self._seen:
+                self.report.duplicates += 1  # judged already: no signature to check
                 continue
             try:
                 event = Event.decode(raw)
-                if event.network == self.ledger.network and self._too_early(event, now_ms):
-                    self._hold(event, now_ms)
+                if event.network == self.ledger.network and self._within_hold(event, now_ms):
+                    self._hold(event)
                     continue
                 added = self.ledger.add(event, now_ms=now_ms)
             except (WireError, LedgerError) as exc:
-                self.report.rejected += 1
+                self.report.rejected += 1  # bad, or stamped beyond any honest clock
                 self.report.last_error = str(exc)
                 continue
             if added:
@@ -98,6 +102,8 @@ class LedgerSync:
                 new.append(event)
             else:
                 self.report.duplicates += 1
+                if eid not in self.ledger:  # lost the fork cap: never worth reading again
+                    self._remember(eid)
         return new
 
     def retry(self, now_ms: int) -> list[Event]:
@@ -107,6 +113,7 @@ class LedgerSync:
             if self._too_early(event, now_ms):
                 continue
             del self.early[eid]
+            self._early_bytes -= len(event.raw)
             try:
                 if self.ledger.add(event, now_ms=now_ms):
                     self.report.added += 1
@@ -119,10 +126,24 @@ class LedgerSync:
     def _too_early(event: Event, now_ms: int) -> bool:
         return event.ts > now_ms + MAX_CLOCK_SKEW_MS
 
-    def _hold(self, event: Event, now_ms: int) -> None:
+    @classmethod
+    def _within_hold(cls, event: Event, now_ms: int) -> bool:
+        """A little ahead of our clock (held), not so far that no honest clock could have
+        passed it on (those the ledger refuses, and the sender is scored for them)."""
+        return cls._too_early(event, now_ms) and (
+            event.ts <= now_ms + MAX_CLOCK_SKEW_MS + EARLY_HOLD_MS
+        )
+
+    def _hold(self, event: Event) -> None:
         self.report.early += 1
-        if event.ts > now_ms + MAX_CLOCK_SKEW_MS + EARLY_HOLD_MS:
-            return  # far ahead: not worth holding, and not the sender's fault either
         self.early[event.id] = event
-        while len(self.early) > MAX_EARLY:  # bounded: the earliest held go first
-            del self.early[next(iter(self.early))]
+        self._early_bytes += len(event.raw)
+        while len(self.early) > MAX_EARLY or self._early_bytes > MAX_EARLY_BYTES:
+            dropped = self.early.pop(next(iter(self.early)))  # the first held go first
+            self._early_bytes -= len(dropped.raw)
+            self._remember(dropped.id)
+
+    def _remember(self, eid: bytes) -> None:
+        self._seen[eid] = None
+        while len(self._seen) > MAX_SEEN:
+            del self._seen[next(iter(self._seen))]

@@ -49,6 +49,7 @@ from ...core.peerwire import (
     vv_digest,
 )
 from ..store.ledger_store import LedgerStore, now_ms
+from ..store.store import StoreError
 from .webrtc import DialError, LinkClosed, PeerHub, PeerLink, SendSignal
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,6 @@ class Mesh:
         self.resync_s = resync_s
         self.dedup = Dedup()
         self.penalties = Penalties(limit=MAX_BAD_FRAMES, decay_ms=PENALTY_DECAY_MS)
-        self.bad_frames: dict[bytes, int] = {}  # peer -> its score at its last bad frame
         self._tasks: dict[bytes, asyncio.Task[None]] = {}
         self._served: dict[bytes, PeerLink] = {}
         self._dials: dict[bytes, asyncio.Future[PeerLink]] = {}
@@ -229,7 +229,7 @@ class Mesh:
                     await self._advertise_to(link, advert, periodic=True)
                     summary = Summary(self._vv_digest(), advert.digest())
                     await link.send(summary.frame())
-                    await self._accept(link, sync.retry(now_ms()), reply=False)
+                    await self._accept(link, sync.retry(now_ms()), reply=True)
                     continue
                 try:
                     data = await link.recv(wait)
@@ -324,7 +324,8 @@ class Mesh:
         elif isinstance(frame, Events):
             rejected = sync.report.rejected
             now = now_ms()
-            fresh = sync.retry(now) + sync.on_events(frame, now)
+            await self._accept(link, sync.retry(now), reply=True)  # held since: to all
+            fresh = sync.on_events(frame, now)
             for _ in range(sync.report.rejected - rejected):  # early events are not counted
                 await self._penalise(link, f"bad event: {sync.report.last_error}")
             # a reply to our vector was not flooded by its sender: pass it on to all
@@ -385,11 +386,19 @@ class Mesh:
         else:
             log.info("fwd from %s dropped: %s", node_id_of(link.remote), decision.reason)
 
+    @property
+    def bad_frames(self) -> dict[bytes, int]:
+        """Each scored peer's misbehaviour score now (see `Penalties`)."""
+        return self.penalties.scores(now_ms())
+
     async def _accept(self, link: PeerLink, fresh: list[Event], *, reply: bool) -> None:
         """Persist new events from `link`, pass them on, tell the listeners."""
         if not fresh:
             return
-        self.ledger.store.append_events(fresh)
+        try:
+            self.ledger.store.append_events(fresh)
+        except StoreError as exc:  # a full disk: they are valid, pass them on all the same
+            log.warning("could not store %d events from a peer: %s", len(fresh), exc)
         frame_out = Events(tuple(e.raw for e in fresh)).frame()
         await self._flood(frame_out, came_from=link.remote, prune=not reply)
         for cb in self.on_new_events:
@@ -399,7 +408,6 @@ class Mesh:
         """One provably bad frame from `link`; its score decays (`Penalties`), and the link
         is cut once the score reaches MAX_BAD_FRAMES."""
         n = self.penalties.add(link.remote, now_ms())
-        self.bad_frames[link.remote] = n
         log.info("peer %s: %s (%d)", node_id_of(link.remote), why, n)
         if n >= MAX_BAD_FRAMES:
             log.warning("disconnecting %s after %d bad frames", node_id_of(link.remote), n)

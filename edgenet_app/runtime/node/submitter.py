@@ -340,7 +340,7 @@ class Submitter:
                     )
                 )
                 log.warning("slashed %s for a wrong result", node_id_of(dissent.worker))
-            except LedgerError as exc:
+            except (LedgerError, StoreError) as exc:
                 log.info("cannot slash %s: %s", node_id_of(dissent.worker), exc)
         await self._publish(events)
         return cost
