@@ -36,18 +36,16 @@ def _get(d: Mapping[str, Any], key: str, typ: type[T] | tuple[type, ...], where:
     return value
 
 
+def _count(d: Mapping[str, Any], key: str, where: str, what: str = "") -> int:
+    """A whole number ≥ 0 (`what` names its unit in the refusal)."""
+    value = _get(d, key, int, where)
+    if value < 0:
+        raise WireError(f"{where}.{key}: {what + ' ' if what else ''}must be ≥ 0, got {value}")
+    return int(value)
+
+
 def _micro(d: Mapping[str, Any], key: str, where: str) -> int:
-    value = _get(d, key, int, where)
-    if value < 0:
-        raise WireError(f"{where}.{key}: micro-credits must be ≥ 0, got {value}")
-    return int(value)
-
-
-def _count(d: Mapping[str, Any], key: str, where: str) -> int:
-    value = _get(d, key, int, where)
-    if value < 0:
-        raise WireError(f"{where}.{key}: must be ≥ 0, got {value}")
-    return int(value)
+    return _count(d, key, where, "micro-credits")
 
 
 def _number(d: Mapping[str, Any], key: str, where: str) -> float:

@@ -192,6 +192,3 @@ class Penalties:
 
     def over_limit(self, peer: bytes, now_ms: int) -> bool:
         return self.score(peer, now_ms) >= self.limit
-
-    def forget(self, peer: bytes) -> None:
-        self._scores.pop(peer, None)

@@ -43,7 +43,9 @@ class SyncReport:
 EARLY_HOLD_MS = 10 * 60 * 1000  # events further ahead than skew + this are refused (bad)
 MAX_EARLY = 256  # early events held per link (the first held go first)...
 MAX_EARLY_BYTES = 256 * 1024  # ...and at most this many bytes of them
-MAX_SEEN = 4096  # ids of events seen on a link but not held (fork losers, dropped early ones)
+# ids of events judged on a link but not held (fork losers, dropped early ones): ~100 B
+# each, so ≤ 100 KiB a link, ≤ 7 MiB at 64 links
+MAX_SEEN = 1024
 
 
 class LedgerSync:

@@ -407,9 +407,10 @@ class Mesh:
     async def _penalise(self, link: PeerLink, why: str) -> None:
         """One provably bad frame from `link`; its score decays (`Penalties`), and the link
         is cut once the score reaches MAX_BAD_FRAMES."""
-        n = self.penalties.add(link.remote, now_ms())
+        now = now_ms()
+        n = self.penalties.add(link.remote, now)
         log.info("peer %s: %s (%d)", node_id_of(link.remote), why, n)
-        if n >= MAX_BAD_FRAMES:
+        if self.penalties.over_limit(link.remote, now):
             log.warning("disconnecting %s after %d bad frames", node_id_of(link.remote), n)
             await link.close()
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -258,7 +259,7 @@ class Node:
 
     # -- what the outside asks ------------------------------------------------------------
 
-    def subscribe(self, callback: Listener) -> Any:
+    def subscribe(self, callback: Listener) -> Callable[[], None]:
         """Call `callback(event)` for every notification (see `Notifier`); returns an
         unsubscribe function."""
         return self.notifier.subscribe(callback)
