@@ -41,6 +41,7 @@ class Proc:
         self.name = name
         self.log = log
         self.lines: list[dict[str, Any]] = []
+        self.arrived: list[float] = []  # this process's clock when each of `lines` was read
         self.raw: list[str] = []
         self._cond = threading.Condition()
         self.popen = subprocess.Popen(
@@ -64,6 +65,7 @@ class Proc:
                     obj = None
                 if isinstance(obj, dict):
                     self.lines.append(obj)
+                    self.arrived.append(time.time())
                 self._cond.notify_all()
         with self._cond:
             self._cond.notify_all()
@@ -208,4 +210,22 @@ class Net:
                 "minted": state.total_minted,
                 "burned": state.burned,
                 "offences": {k.hex(): a.offences for k, a in state.accounts.items()},
+            }
+
+    def ledger_events(self, data_dir: Path) -> dict[str, Any]:
+        """What one node's persisted ledger holds, event by event (read-only): every id,
+        the ids at each (author, seq) (two at one seq is a fork), the equivocations the
+        ledger found, the events the rules rejected (with why) and the state root."""
+        with LedgerStore.open(data_dir, self.genesis) as ls:
+            at: dict[tuple[bytes, int], set[bytes]] = {}
+            for e in ls.ledger.events():
+                at.setdefault((e.author, e.seq), set()).add(e.id)
+            return {
+                "ids": {e.id for e in ls.ledger.events()},
+                "at": at,
+                "events": list(ls.ledger.events()),
+                "forks": [(f.author, f.seq) for f in ls.ledger.equivocations()],
+                "rejected": dict(ls.ledger.rejected()),
+                "root": ls.ledger.state_root().hex(),
+                "skipped": ls.skipped,
             }
