@@ -187,7 +187,11 @@ class Net:
         args: list[str] | None = None,
         env: dict[str, str] | None = None,
     ) -> Node:
-        node = Proc(name, args or self.node_args(name, *extra), self.tmp / f"{name}.log", env)
+        log, k = self.tmp / f"{name}.log", 1
+        while log.exists():  # a restart keeps the earlier runs' logs: name-2.log, ...
+            k += 1
+            log = self.tmp / f"{name}-{k}.log"
+        node = Proc(name, args or self.node_args(name, *extra), log, env)
         node.__class__ = Node
         assert isinstance(node, Node)
         self.procs.append(node)
