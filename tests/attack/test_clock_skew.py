@@ -31,8 +31,9 @@ ENCRYPT = {
     "nonce": base64.b64encode(bytes(12)).decode(),
     "data": base64.b64encode(b"what time is it").decode(),
 }
-# what a node logs when it scores or cuts a peer (runtime/net/mesh.py), or drops its signal
-PENALTY = re.compile(r"mesh: peer \S+: |disconnecting |fwd from \S+ dropped")
+# what a node logs when it scores a peer or cuts its link (runtime/net/mesh.py `_penalise`;
+# "fwd ... dropped" is not one: a signal for a peer not linked yet is dropped, not scored)
+PENALTY = re.compile(r"mesh: peer \S+: |disconnecting ")
 
 
 def libfaketime() -> str:
