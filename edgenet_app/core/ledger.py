@@ -18,7 +18,6 @@ replicas holding the same events have the same root and the same balances.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -27,6 +26,7 @@ from .errors import LedgerError, WireError
 from .events import ZERO_HASH, Body, Event
 from .genesis import Genesis
 from .identity import Identity
+from .ledger_index import SyncIndex
 from .ledger_state import Balance, LedgerState
 from .merkle import merkle_root
 
@@ -52,7 +52,7 @@ class Ledger:
         self._state: LedgerState | None = None
         self._heads: dict[bytes, Event] = {}  # author -> last event of its valid chain
         self._broken: set[bytes] = set()  # authors whose chain is cut (fork or bad link)
-        self._digests: dict[bytes, dict[int, bytes]] = {}  # author -> seq -> prefix digest
+        self.sync_index = SyncIndex(self._events)  # summaries for anti-entropy
 
     # -- adding and merging -------------------------------------------------------------
 
@@ -83,7 +83,7 @@ class Ledger:
         slot.append(event)
         slot.sort(key=lambda e: e.id)
         self._ids.add(event.id)
-        self._digests.pop(event.author, None)
+        self.sync_index.touch(event.author, event.seq)
         if len(slot) > MAX_FORKS_KEPT:
             dropped = slot.pop()
             self._ids.discard(dropped.id)
@@ -191,45 +191,6 @@ class Ledger:
 
     def rejected(self) -> dict[bytes, str]:
         return dict(self.state.rejected)
-
-    def prefix_digest(self, author: bytes, upto: int) -> bytes:
-        """A digest of every event held for `author` with seq ≤ `upto` (forks included)."""
-        cache = self._digests.setdefault(author, {})
-        digest = cache.get(upto)
-        if digest is None:
-            h = hashlib.blake2b(digest_size=16, person=b"edgenet-vv")
-            chain = self._events.get(author, {})
-            for seq in range(1, upto + 1):
-                for e in chain.get(seq, ()):
-                    h.update(e.id)
-            digest = cache[upto] = h.digest()
-        return digest
-
-    def version_vector(self) -> dict[bytes, tuple[int, bytes]]:
-        """For sync: per author, the highest seq up to which every seq is held, and a
-        digest of the events held up to there (forks included), so that a replica holding
-        the other side of a fork is noticed even when the seqs agree."""
-        vv = {}
-        for author, chain in self._events.items():
-            seq = 0
-            while seq + 1 in chain:
-                seq += 1
-            vv[author] = (seq, self.prefix_digest(author, seq))
-        return vv
-
-    def missing_for(self, vv: dict[bytes, tuple[int, bytes]]) -> list[Event]:
-        """Events a replica with version vector `vv` may lack, in seq order per author: those
-        past its contiguous seq if our prefix matches its digest, else all of that author's
-        (the receiver ignores what it already holds)."""
-        out = []
-        for author, chain in self._events.items():
-            have, digest = vv.get(author, (0, b""))
-            if have and self.prefix_digest(author, have) != digest:
-                have = 0
-            for seq in sorted(chain):
-                if seq > have:
-                    out.extend(chain[seq])
-        return out
 
     def head(self, author: bytes) -> Event | None:
         self.state  # noqa: B018 - make sure heads are current

@@ -1,34 +1,21 @@
-"""Ledger anti-entropy on one peer link, and the digest the periodic summary carries.
+"""Received ledger events on one peer link.
 
-`LedgerSync` turns frames into actions for one link: on connect it sends its version
-vector; on a version vector it sends what the peer lacks, in frames of bounded size; on
-events it adds them to the ledger (each authenticated and checked; a bad one is counted,
-never applied). An event stamped ahead of this node's clock by more than the ledger allows
+`LedgerSync` adds the events a link delivers (flooded `events`, or a `reply` to our `want`,
+see recon.py) to the ledger: each authenticated and checked; a bad one is counted, never
+applied. An event stamped ahead of this node's clock by more than the ledger allows
 is not bad: the sender's clock may simply run a little ahead. It is held (a few, for a
 while) and retried (`retry`), and never counted against the sender.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
-from .. import codec
 from ..economics import MAX_CLOCK_SKEW_MS
 from ..errors import LedgerError, WireError
 from ..events import Event, event_id
 from ..ledger import Ledger
-from .frames import DIGEST_BYTES, MAX_EVENTS_PER_FRAME, MAX_VV_ENTRIES, Events, VersionVector
-
-
-def vv_digest(ledger: Ledger) -> bytes:
-    """The digest of what a replica holds, for the periodic summary: its version vector and
-    its number of events (so events held past a gap count too)."""
-    vv = ledger.version_vector()
-    entries = [[a, s, d] for a, (s, d) in sorted(vv.items())]
-    return hashlib.blake2b(
-        codec.encode([entries, len(ledger)]), digest_size=DIGEST_BYTES, person=b"edgenet-vvsum"
-    ).digest()
+from .frames import Events
 
 
 @dataclass
@@ -57,26 +44,6 @@ class LedgerSync:
         self.early: dict[bytes, Event] = {}  # id -> an event held until our clock catches up
         self._early_bytes = 0
         self._seen: dict[bytes, None] = {}  # ids judged before and not held: skipped unread
-
-    def hello(self) -> list[bytes]:
-        vv = self.ledger.version_vector()
-        entries = tuple((a, s, d) for a, (s, d) in sorted(vv.items()))
-        return [VersionVector(entries[:MAX_VV_ENTRIES]).frame()]
-
-    def on_version_vector(self, vv: VersionVector) -> list[bytes]:
-        missing = self.ledger.missing_for(vv.as_dict())
-        frames: list[bytes] = []
-        batch: list[bytes] = []
-        size = 0
-        for event in missing:
-            if batch and (len(batch) == MAX_EVENTS_PER_FRAME or size + len(event.raw) > 200_000):
-                frames.append(Events(tuple(batch)).frame())
-                batch, size = [], 0
-            batch.append(event.raw)
-            size += len(event.raw)
-        if batch:
-            frames.append(Events(tuple(batch)).frame())
-        return frames
 
     def on_events(self, events: Events, now_ms: int) -> list[Event]:
         """Hold the events of a frame; returns those that were new. Each is authenticated
