@@ -16,6 +16,7 @@
 
 from .direct import Reassembly, direct_frames
 from .frames import (
+    BUCKETS,
     DIGEST_BYTES,
     FRAMES,
     FWD_DOMAIN,
@@ -50,6 +51,7 @@ from .recon import Recon, Wants
 from .sync import LedgerSync, SyncReport
 
 __all__ = [
+    "BUCKETS",
     "DIGEST_BYTES",
     "FRAMES",
     "FWD_DOMAIN",
