@@ -34,6 +34,20 @@ MAX_FORKS_KEPT = 2
 
 
 @dataclass(frozen=True)
+class Refused:
+    """A peer's event not stored or passed on, and why. `later`: it may be admitted once
+    what it follows arrives (a gap in its author's chain); otherwise it will never be."""
+
+    reason: str
+    later: bool = False
+
+
+ADDED = "added"
+HELD = "held"  # already held: nothing to do
+Admission = Refused | str
+
+
+@dataclass(frozen=True)
 class Equivocation:
     """Two different signed events by one author with the same seq."""
 
@@ -68,15 +82,7 @@ class Ledger:
         Raises LedgerError if the event belongs to another network or is stamped more
         than MAX_CLOCK_SKEW_MS ahead of `now_ms`.
         """
-        if event.network != self.network:
-            raise LedgerError(
-                f"event {event.short()} belongs to network {event.network.hex()[:16]}…, "
-                f"not {self.network.hex()[:16]}…"
-            )
-        if now_ms is not None and event.ts > now_ms + econ.MAX_CLOCK_SKEW_MS:
-            raise LedgerError(
-                f"event {event.short()} is stamped {(event.ts - now_ms) // 1000} s in the future"
-            )
+        self._check_arrival(event, now_ms)
         if event.id in self._ids:
             return False
         slot = self._events.setdefault(event.author, {}).setdefault(event.seq, [])
@@ -91,6 +97,54 @@ class Ledger:
                 return False
         self._on_new(event, len(slot))
         return True
+
+    def admit(self, event: Event, *, now_ms: int) -> Admission:
+        """Hold a peer's event only if its author may write it now (DESIGN.md, "Admission"):
+        returns ADDED, HELD (already held) or `Refused`. What is refused is never stored
+        nor passed on. Raises LedgerError, as `add` does, for another network's event or
+        one stamped beyond any honest clock (the sender could have judged those).
+
+        An event is admitted when it extends its author's chain and the rules, checked
+        against the current state, apply it: its author holds a credit (or claims its
+        genesis grant) and writes within its rate, it spends what it has, and so on. A
+        second event at a seq already held is equivocation evidence: kept (at most
+        MAX_FORKS_KEPT a seq), and nothing more of that author is admitted after it.
+        """
+        self._check_arrival(event, now_ms)
+        if event.id in self._ids:
+            return HELD
+        state = self.state
+        author = event.author
+        head = self._heads.get(author)
+        head_seq = head.seq if head else 0
+        held = self._events.get(author, {})
+        if event.seq <= head_seq or event.seq in held:
+            # the author signed two events at one seq: evidence anyone may slash with
+            return ADDED if self.add(event) else HELD
+        if author in self._broken:
+            return Refused("its author's chain is forked or broken")
+        if event.seq > head_seq + 1:
+            return Refused(f"seq {event.seq} follows seq {head_seq + 1}, not held yet", True)
+        if event.prev != (head.id if head else ZERO_HASH):
+            return Refused("it does not follow its author's previous event")
+        if event.ts < (head.ts if head else self.genesis.created_ms):
+            return Refused("it is stamped before its author's previous event")
+        reason = state.check(event)
+        if reason is not None:
+            return Refused(reason)
+        self.add(event)
+        return ADDED
+
+    def _check_arrival(self, event: Event, now_ms: int | None) -> None:
+        if event.network != self.network:
+            raise LedgerError(
+                f"event {event.short()} belongs to network {event.network.hex()[:16]}…, "
+                f"not {self.network.hex()[:16]}…"
+            )
+        if now_ms is not None and event.ts > now_ms + econ.MAX_CLOCK_SKEW_MS:
+            raise LedgerError(
+                f"event {event.short()} is stamped {(event.ts - now_ms) // 1000} s in the future"
+            )
 
     def add_raw(self, raw: bytes, *, now_ms: int | None = None) -> Event:
         """Decode, authenticate and hold an encoded event (LedgerError on any problem)."""

@@ -93,7 +93,7 @@ def test_many_events_are_split_into_bounded_frames() -> None:
     src = Ledger(GENESIS)
     src.append(A, GenesisGrant(), T0 + 1)
     for i in range(600):
-        src.append(A, Transfer(B.public_key, 1), T0 + 10 + i)
+        src.append(A, Transfer(B.public_key, 1), T0 + 10 + i * 11_000)  # within the rate
     frames = LedgerSync(src).on_version_vector(VersionVector(()))
     assert len(frames) >= 3
     assert all(len(f) <= 256 * 1024 for f in frames)

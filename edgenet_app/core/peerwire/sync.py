@@ -2,10 +2,12 @@
 
 `LedgerSync` turns frames into actions for one link: on connect it sends its version
 vector; on a version vector it sends what the peer lacks, in frames of bounded size; on
-events it adds them to the ledger (each authenticated and checked; a bad one is counted,
-never applied). An event stamped ahead of this node's clock by more than the ledger allows
-is not bad: the sender's clock may simply run a little ahead. It is held (a few, for a
-while) and retried (`retry`), and never counted against the sender.
+events it admits them to the ledger (each authenticated, then checked against the rules:
+a bad one is counted against the sender; one its author may not write now is refused,
+neither stored nor passed on, and not counted against the sender, who may hold another
+state; see `Ledger.admit`). An event stamped ahead of this node's clock by more than the
+ledger allows is not bad: the sender's clock may simply run a little ahead. It is held (a
+few, for a while) and retried (`retry`), and never counted against the sender.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from .. import codec
 from ..economics import MAX_CLOCK_SKEW_MS
 from ..errors import LedgerError, WireError
 from ..events import Event, event_id
-from ..ledger import Ledger
+from ..ledger import ADDED, Ledger, Refused
 from .frames import DIGEST_BYTES, MAX_EVENTS_PER_FRAME, MAX_VV_ENTRIES, Events, VersionVector
 
 
@@ -36,6 +38,8 @@ class SyncReport:
     added: int = 0
     duplicates: int = 0
     rejected: int = 0  # provably bad: the sender should not have passed them on
+    refused: int = 0  # not admitted (their author may not write them now): not the sender's
+    last_refusal: str | None = None
     early: int = 0  # stamped ahead of our clock: held and retried, not the sender's fault
     last_error: str | None = None
 
@@ -94,14 +98,21 @@ class LedgerSync:
                 if event.network == self.ledger.network and self._within_hold(event, now_ms):
                     self._hold(event)
                     continue
-                added = self.ledger.add(event, now_ms=now_ms)
+                outcome = self.ledger.admit(event, now_ms=now_ms)
             except (WireError, LedgerError) as exc:
                 self.report.rejected += 1  # bad, or stamped beyond any honest clock
                 self.report.last_error = str(exc)
                 continue
-            if added:
+            if outcome == ADDED:
                 self.report.added += 1
                 new.append(event)
+            elif isinstance(outcome, Refused):
+                # the sender may hold a state in which the event is valid (or may not have
+                # judged it at all): not its fault, but never stored nor passed on
+                self.report.refused += 1
+                self.report.last_refusal = outcome.reason
+                if not outcome.later:
+                    self._remember(eid)
             else:
                 self.report.duplicates += 1
                 if eid not in self.ledger:  # lost the fork cap: never worth reading again
@@ -117,11 +128,16 @@ class LedgerSync:
             del self.early[eid]
             self._early_bytes -= len(event.raw)
             try:
-                if self.ledger.add(event, now_ms=now_ms):
-                    self.report.added += 1
-                    new.append(event)
+                outcome = self.ledger.admit(event, now_ms=now_ms)
             except LedgerError as exc:
                 self.report.last_error = str(exc)
+                continue
+            if outcome == ADDED:
+                self.report.added += 1
+                new.append(event)
+            elif isinstance(outcome, Refused):
+                self.report.refused += 1
+                self.report.last_refusal = outcome.reason
         return new
 
     @staticmethod

@@ -192,6 +192,10 @@ class Node:
                 await asyncio.wait_for(
                     self.contributor.hand_back("the node is shutting down"), HAND_BACK_ON_STOP_S
                 )
+        if self.submitter is not None:  # pay what is queued before the links close
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.submitter.settler.flush(), HAND_BACK_ON_STOP_S)
+            self.submitter.settler.close()
         self.background.cancel_all()
         if self.submitter is not None:
             self.submitter.cancel_all()
