@@ -164,6 +164,10 @@ class Ledger:
             raise LedgerError("cannot merge ledgers of different networks")
         return self.add_many(other.events(), now_ms=now_ms)
 
+    def held_by(self, author: bytes) -> int:
+        """How many events of `author` are held."""
+        return sum(len(slot) for slot in self._events.get(author, {}).values())
+
     def events(self) -> Iterator[Event]:
         for chain in self._events.values():
             for slot in chain.values():
@@ -270,6 +274,17 @@ class Ledger:
                 seq += 1
             vv[author] = (seq, self.prefix_digest(author, seq))
         return vv
+
+    def covers(self, author: bytes, entry: tuple[int, bytes] | None) -> bool:
+        """Whether we hold all a replica whose version-vector entry for `author` is `entry`
+        holds of that chain (None: it holds nothing of it)."""
+        if entry is None:
+            return True
+        seq, digest = entry
+        chain = self._events.get(author, {})
+        return all(s in chain for s in range(1, seq + 1)) and (
+            self.prefix_digest(author, seq) == digest
+        )
 
     def missing_for(self, vv: dict[bytes, tuple[int, bytes]]) -> list[Event]:
         """Events a replica with version vector `vv` may lack, in seq order per author: those

@@ -90,6 +90,9 @@ class Mesh:
         self._served: dict[bytes, PeerLink] = {}
         self._dials: dict[bytes, asyncio.Future[PeerLink]] = {}
         self.on_new_events: list[Callable[[list[Event]], None]] = []
+        # `cb(peer)`: `peer` holds nothing of our own chain that we lack
+        self.on_synced: list[Callable[[bytes], None]] = []
+        self._their_view: dict[bytes, tuple[int, bytes] | None] = {}  # peer -> its vv entry
         self.on_link_lost: list[Callable[[bytes], None]] = []
         self.me = hub.identity.public_key
         self.network = ledger.genesis.network_id
@@ -255,6 +258,7 @@ class Mesh:
                 if not link.open:  # not replaced by a newer link to the same peer
                     self.book.forget(link.remote)
                     self._vv_replied.pop(link.remote, None)
+                    self._their_view.pop(link.remote, None)
                     self._asked.pop(link.remote, None)
                     self._links_changed()
                     for cb in self.on_link_lost:
@@ -321,6 +325,8 @@ class Mesh:
         if isinstance(frame, VersionVector):
             for out in sync.on_version_vector(frame):
                 await link.send(out)
+            self._their_view[link.remote] = frame.as_dict().get(self.me)
+            self._check_synced(link.remote)
         elif isinstance(frame, Events):
             rejected = sync.report.rejected
             now = now_ms()
@@ -333,6 +339,8 @@ class Mesh:
             await self._accept(
                 link, fresh, reply=asked is not None and now_loop() - asked < SYNC_REPLY_WINDOW_S
             )
+            if link.remote in self._their_view:
+                self._check_synced(link.remote)
         elif isinstance(frame, Direct):
             if self.on_direct is not None:
                 await self.on_direct(frame.body, link)
@@ -356,9 +364,10 @@ class Mesh:
             self.book.confirm(link.remote, frame.peers, now_ms())
             loop_now = asyncio.get_running_loop().time()
             last = self._vv_replied.get(link.remote)
-            if frame.vv != self._vv_digest() and (
-                last is None or loop_now - last >= min(5.0, self.resync_s / 2)
-            ):
+            if frame.vv == self._vv_digest():
+                for synced in self.on_synced:
+                    synced(link.remote)
+            elif last is None or loop_now - last >= min(5.0, self.resync_s / 2):
                 self._vv_replied[link.remote] = loop_now
                 self._asked[link.remote] = loop_now
                 for out in sync.hello():  # we differ: the full vector, to get what we lack
@@ -367,6 +376,13 @@ class Mesh:
             self.book.learn(link.remote, frame.keys, now_ms())
         elif isinstance(frame, Fwd):
             await self._on_fwd(link, frame, data)
+
+    def _check_synced(self, peer: bytes) -> None:
+        """Tell `on_synced` once we hold all `peer` last said it holds of our own chain."""
+        if self.on_synced and self.ledger.ledger.covers(self.me, self._their_view[peer]):
+            del self._their_view[peer]
+            for synced in self.on_synced:
+                synced(peer)
 
     async def _on_fwd(self, link: PeerLink, fwd: Fwd, data: bytes) -> None:
         decision = self.router.on_fwd(fwd, link.remote, now_ms(), set(self.open_peers()))

@@ -157,6 +157,11 @@ class Submitter:
                 f"the task costs up to {econ.format_credits(budget)} credits; "
                 f"--max-credits is {econ.format_credits(request.max_credits)}"
             )
+        if self.identity.public_key in self.ledger.learning:
+            raise NodeError(
+                "this identity's ledger chain is still being learned from peers (a restored "
+                "key or a new store); tasks can be paid for once a peer has shown it"
+            )
         available = self.spendable()
         if budget > available:
             raise NodeError(
