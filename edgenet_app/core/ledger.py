@@ -31,6 +31,22 @@ from .ledger_state import Balance, LedgerState
 from .merkle import merkle_root
 
 MAX_FORKS_KEPT = 2
+MAX_AFTER_FORK = 64  # events of a forked chain kept past its last valid one (see `admit`)
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A peer's event not stored or passed on, and why. `later`: it may be admitted once
+    what it depends on arrives (a gap in its author's chain, the payment that funds it);
+    otherwise it never will be, and a link that passes it on again is not even read."""
+
+    reason: str
+    later: bool = False
+
+
+ADDED = "added"
+HELD = "held"  # already held: nothing to do
+Admission = Refused | str
 
 
 @dataclass(frozen=True)
@@ -68,15 +84,7 @@ class Ledger:
         Raises LedgerError if the event belongs to another network or is stamped more
         than MAX_CLOCK_SKEW_MS ahead of `now_ms`.
         """
-        if event.network != self.network:
-            raise LedgerError(
-                f"event {event.short()} belongs to network {event.network.hex()[:16]}…, "
-                f"not {self.network.hex()[:16]}…"
-            )
-        if now_ms is not None and event.ts > now_ms + econ.MAX_CLOCK_SKEW_MS:
-            raise LedgerError(
-                f"event {event.short()} is stamped {(event.ts - now_ms) // 1000} s in the future"
-            )
+        self._check_arrival(event, now_ms)
         if event.id in self._ids:
             return False
         slot = self._events.setdefault(event.author, {}).setdefault(event.seq, [])
@@ -91,6 +99,62 @@ class Ledger:
                 return False
         self._on_new(event, len(slot))
         return True
+
+    def admit(self, event: Event, *, now_ms: int) -> Admission:
+        """Hold a peer's event only if its author may write it now (DESIGN.md, "Admission"):
+        returns ADDED, HELD (already held) or `Refused`. What is refused is never stored
+        nor passed on. Raises LedgerError, as `add` does, for another network's event or
+        one stamped beyond any honest clock (the sender could have judged those).
+
+        An event is admitted when it extends its author's chain and the rules, checked
+        against the current state, apply it: its author holds a credit (or claims its
+        genesis grant) and writes within its rate, it spends what it has, and so on. A
+        second event at a seq already held is equivocation evidence: kept (at most
+        MAX_FORKS_KEPT a seq); past it, only what links to a held event, and at most
+        MAX_AFTER_FORK seqs on, so that replicas converge on a bounded set.
+        """
+        self._check_arrival(event, now_ms)
+        if event.id in self._ids:
+            return HELD
+        state = self.state
+        author = event.author
+        head = self._heads.get(author)
+        head_seq = head.seq if head else 0
+        held = self._events.get(author, {})
+        if event.seq <= head_seq or event.seq in held:
+            # the author signed two events at one seq: evidence anyone may slash with
+            return ADDED if self.add(event) else HELD
+        if author in self._broken:
+            # its chain ends at the fork: nothing after it counts, but what links to a held
+            # event is kept up to MAX_AFTER_FORK seqs on, so replicas that held it before
+            # the fork was known and those that did not still converge
+            if event.seq > head_seq + 1 + MAX_AFTER_FORK:
+                return Refused("its author's chain is forked: nothing more of it is kept")
+            if not any(e.id == event.prev for e in held.get(event.seq - 1, ())):
+                return Refused("it does not follow an event held of its forked chain", True)
+            return ADDED if self.add(event) else HELD
+        if event.seq > head_seq + 1:
+            return Refused(f"seq {event.seq} follows seq {head_seq + 1}, not held yet", True)
+        if event.prev != (head.id if head else ZERO_HASH):  # the other side of a fork
+            return Refused("it does not follow its author's previous event held here", True)
+        if event.ts < (head.ts if head else self.genesis.created_ms):
+            return Refused("it is stamped before its author's previous event")
+        reason = state.check(event)
+        if reason is not None:  # perhaps valid once what it depends on arrives: no verdict
+            return Refused(reason, True)
+        self.add(event)
+        return ADDED
+
+    def _check_arrival(self, event: Event, now_ms: int | None) -> None:
+        if event.network != self.network:
+            raise LedgerError(
+                f"event {event.short()} belongs to network {event.network.hex()[:16]}…, "
+                f"not {self.network.hex()[:16]}…"
+            )
+        if now_ms is not None and event.ts > now_ms + econ.MAX_CLOCK_SKEW_MS:
+            raise LedgerError(
+                f"event {event.short()} is stamped {(event.ts - now_ms) // 1000} s in the future"
+            )
 
     def add_raw(self, raw: bytes, *, now_ms: int | None = None) -> Event:
         """Decode, authenticate and hold an encoded event (LedgerError on any problem)."""
@@ -109,6 +173,10 @@ class Ledger:
         if other.network != self.network:
             raise LedgerError("cannot merge ledgers of different networks")
         return self.add_many(other.events(), now_ms=now_ms)
+
+    def held_by(self, author: bytes) -> int:
+        """How many events of `author` are held."""
+        return sum(len(slot) for slot in self._events.get(author, {}).values())
 
     def events(self) -> Iterator[Event]:
         for chain in self._events.values():

@@ -92,7 +92,8 @@ def test_unstaking_does_not_escape_a_slash() -> None:
 def test_referral_mints_nothing_without_a_staked_worker() -> None:
     ledger = Ledger(GENESIS)
     ledger.append(A, GenesisGrant(), T0 + 1)
-    ledger.append(D, Referral(A.public_key), T0 + 2)  # D: a fresh, unstaked identity
+    ledger.append(A, Transfer(D.public_key, M), T0 + 2)  # D may write once it holds 1 credit
+    ledger.append(D, Referral(A.public_key), T0 + 3)  # D: a fresh, unstaked identity
     ledger.append(A, Settlement(bytes(16), D.public_key, 100 * M, 100 * H, "embedding"), T0 + H)
     assert ledger.state.minted.get("referral", 0) == 0
     assert ledger.state.minted.get("task_bonus", 0) == 0

@@ -81,7 +81,7 @@ def test_many_events_are_pulled_in_bounded_replies() -> None:
     src = Ledger(GENESIS)
     src.append(A, GenesisGrant(), T0 + 1)
     for i in range(600):
-        src.append(A, Transfer(B.public_key, 1), T0 + 10 + i)
+        src.append(A, Transfer(B.public_key, 1), T0 + 10 + i * 11_000)  # within the rate
     frames = Recon(LedgerSync(src)).on_want(Want(((A.public_key, 1, b""),)))
     assert len(frames) >= 3
     assert all(len(f) <= 200_000 for f in frames)

@@ -64,7 +64,7 @@ def test_any_two_replicas_converge_through_frames_only(where: list[str]) -> None
             if side in w:
                 ledger.add(e)
                 union.add(e)
-    net = converge(x, y, NOW)
+    net = converge(x, y, NOW, admission=False)  # the mechanism, on arbitrary sets
     assert x.event_ids() == y.event_ids() == union.event_ids()
     assert x.sync_index.root() == y.sync_index.root() == union.sync_index.root()
     assert x.state_root() == y.state_root()
@@ -114,12 +114,12 @@ def big() -> Ledger:
 def test_ten_thousand_authors_sync_in_bounded_frames(big: Ledger) -> None:
     assert big.sync_index.authors() == 10_040
     empty = Ledger(GENESIS)
-    net = converge(big, empty, NOW)
+    net = converge(big, empty, NOW, admission=False)  # free identities: see test_admission
     assert empty.event_ids() == big.event_ids()
     # a page of 1,000 entries is ≈ 80 KB; the old single vector frame was ≈ 560 KB
     assert net.traffic.max_frame <= 200_000, net.traffic.max_frame
     assert net.traffic.frames["ents"] >= 256  # paged: every bucket, at least one page
-    small = Net({"x": big, "y": empty}, NOW)
+    small = Net({"x": big, "y": empty}, NOW, admission=False)
     small.link("x", "y")
     small.sync()
     assert small.traffic.frames == {"sum": 2}
@@ -132,7 +132,7 @@ def test_a_joiner_pulling_from_three_peers_gets_each_event_about_once(big: Ledge
         copy = Ledger(GENESIS)
         copy.add_many(big.events())
         peers[name] = copy
-    net = Net({"j": Ledger(GENESIS), **peers}, NOW)
+    net = Net({"j": Ledger(GENESIS), **peers}, NOW, admission=False)
     for name in peers:
         net.link("j", name)
     net.sync()

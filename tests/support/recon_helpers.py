@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from edgenet_app.core.ledger import Ledger
+from edgenet_app.core.events import Event
+from edgenet_app.core.ledger import ADDED, HELD, Admission, Ledger
 from edgenet_app.core.peerwire import (
     Buckets,
     Entries,
@@ -21,6 +22,14 @@ from edgenet_app.core.peerwire import (
 PEERS = bytes(16)
 
 
+class Unchecked(LedgerSync):
+    """Holds every authentic event, admissible or not: for testing reconciliation itself
+    on arbitrary sets (gaps, forks, authors with nothing), which admission would narrow."""
+
+    def admit(self, event: Event, now_ms: int) -> Admission:
+        return ADDED if self.ledger.add(event, now_ms=now_ms) else HELD
+
+
 @dataclass
 class Traffic:
     frames: dict[str, int] = field(default_factory=dict)  # frame type -> count
@@ -32,8 +41,9 @@ class Traffic:
 class Net:
     """Nodes (name → ledger) joined by links; each node's links share one `Wants`."""
 
-    def __init__(self, ledgers: dict[str, Ledger], now_ms: int) -> None:
+    def __init__(self, ledgers: dict[str, Ledger], now_ms: int, *, admission: bool = True) -> None:
         self.ledgers = ledgers
+        self.sync_type = LedgerSync if admission else Unchecked
         self.now = now_ms
         self.wants = {n: Wants() for n in ledgers}
         self.recons: dict[tuple[str, str], Recon] = {}  # (node, peer) -> node's side
@@ -42,7 +52,7 @@ class Net:
 
     def link(self, a: str, b: str) -> None:
         for x, y in ((a, b), (b, a)):
-            sync = LedgerSync(self.ledgers[x])
+            sync = self.sync_type(self.ledgers[x])
             self.recons[x, y] = Recon(sync, self.wants[x], y.encode())
 
     def send(self, src: str, dst: str, frames: list[bytes]) -> None:
@@ -99,8 +109,8 @@ class Net:
         raise AssertionError("replicas did not converge")
 
 
-def converge(x: Ledger, y: Ledger, now_ms: int) -> Net:
-    net = Net({"x": x, "y": y}, now_ms)
+def converge(x: Ledger, y: Ledger, now_ms: int, *, admission: bool = True) -> Net:
+    net = Net({"x": x, "y": y}, now_ms, admission=admission)
     net.link("x", "y")
     net.sync()
     return net

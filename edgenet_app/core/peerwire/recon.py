@@ -93,8 +93,21 @@ class Wants:
 class Recon:
     """Range reconciliation for one link. Methods return the frames to send (as bytes)."""
 
-    def __init__(self, sync: LedgerSync, wants: Wants | None = None, link: bytes = b"") -> None:
+    def __init__(
+        self,
+        sync: LedgerSync,
+        wants: Wants | None = None,
+        link: bytes = b"",
+        *,
+        watch: bytes | None = None,
+    ) -> None:
         self.sync = sync
+        # `watch`: an author (our own) whose chain we want to know we hold all the peer
+        # holds of (`watch_synced`); what the peer showed of it: an entry, or NOTHING
+        self.watch = watch
+        self._watched: Entry | None = None
+        self._watch_equal = False  # the peer's root, or the watched author's bucket, was ours
+        self._watch_listed = False  # a page of the watched author's bucket came this round
         self.index: SyncIndex = sync.ledger.sync_index
         self.wants = wants if wants is not None else Wants()
         self.link = link
@@ -120,11 +133,13 @@ class Recon:
     def on_summary(self, frame: Summary, now_ms: int) -> list[bytes]:
         """Start pulling if the peer's root differs from ours (and no round is under way)."""
         if frame.root == self.index.root():
+            self._watch_equal = True
             return []
         if self._round and now_ms - self._progress_ms < ROUND_STALL_MS:
             return []
         self.close()
         self._round, self._pages_done, self._cursor = True, False, 0
+        self._watch_listed = False
         self._progress_ms = now_ms
         return [Buckets(self.index.bucket_digests(), 0).frame()]
 
@@ -191,8 +206,15 @@ class Recon:
         if not self._round or self._pages_done:
             return []  # not asked for: ignored
         self._progress_ms = now_ms
+        watch = self.watch
+        if watch is not None and frame.bucket == watch[0]:
+            self._watch_listed = True
+            if frame.last and not any(e[0] == watch for e in frame.entries):
+                self._watched = (watch, 0, b"", b"")  # it holds nothing of that chain
         for author, seq, prefix, tail in frame.entries:
             entry = (author, seq, prefix, tail)
+            if author == watch:
+                self._watched = entry
             if len(self._todo) < MAX_TODO and self._need(author, entry) is not None:
                 self._todo.append((author, entry))
         if frame.resume != -1:
@@ -291,4 +313,18 @@ class Recon:
             self._pages_done = False
             return [Buckets(self.index.bucket_digests(), self._cursor).frame()]
         self._round = False
+        if not self._watch_listed:  # the watched author's bucket was the same on both sides
+            self._watch_equal = True
         return []
+
+    def watch_synced(self) -> bool:
+        """Whether we hold all the peer holds of the watched author's chain (as far as its
+        latest summary, bucket or entry shows)."""
+        if self.watch is None:
+            return False
+        if self._watch_equal:
+            return True
+        watched = self._watched
+        if watched is None:
+            return False
+        return watched[1:] == (0, b"", b"") or self._need(self.watch, watched) is None

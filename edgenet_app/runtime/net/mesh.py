@@ -65,6 +65,7 @@ log = logging.getLogger(__name__)
 RESYNC_S = 30.0
 POLL_S = 1.0  # a link pulling through others checks back this often
 NUDGE_S = 2.0  # after pulling recent events, the other links get a summary this soon
+REFUSALS_A_POINT = 32  # events a link passes on that admission refuses, per penalty point
 RECENT_MS = 10 * 60_000  # pulled events this young may be news to the other links too
 MAX_BAD_FRAMES = 10  # a link is cut at this score...
 PENALTY_DECAY_MS = 60_000  # ...and a score loses a point a minute
@@ -94,6 +95,8 @@ class Mesh:
         self._served: dict[bytes, PeerLink] = {}
         self._dials: dict[bytes, asyncio.Future[PeerLink]] = {}
         self.on_new_events: list[Callable[[list[Event]], None]] = []
+        # `cb(peer)`: `peer` holds nothing of our own chain that we lack
+        self.on_synced: list[Callable[[bytes], None]] = []
         self.on_link_lost: list[Callable[[bytes], None]] = []
         self.me = hub.identity.public_key
         self.network = ledger.genesis.network_id
@@ -214,7 +217,7 @@ class Mesh:
 
     async def _serve(self, link: PeerLink) -> None:
         sync = LedgerSync(self.ledger.ledger)
-        recon = Recon(sync, self.wants, link.remote)
+        recon = Recon(sync, self.wants, link.remote, watch=self.me)
         parts = Reassembly()
         advert = PeerAdvert()
         self._adverts[link.remote] = (link, advert)
@@ -336,16 +339,19 @@ class Mesh:
                 await self._accept(link, fresh, reply=False, flood=False)
             for ask in asks:
                 await link.send(ask)
+            self._check_synced(link.remote, recon)
         elif isinstance(frame, Summary):
             self.book.confirm(link.remote, frame.peers, now_ms())
             for out in recon.on_summary(frame, now_ms()):
                 await link.send(out)
+            self._check_synced(link.remote, recon)
         elif isinstance(frame, Buckets):
             for out in recon.on_buckets(frame):
                 await link.send(out)
         elif isinstance(frame, Entries):
             for out in recon.on_entries(frame, now_ms()):
                 await link.send(out)
+            self._check_synced(link.remote, recon)
         elif isinstance(frame, Want):
             for out in recon.on_want(frame):
                 await link.send(out)
@@ -373,6 +379,13 @@ class Mesh:
         elif isinstance(frame, Fwd):
             await self._on_fwd(link, frame, data)
 
+    def _check_synced(self, peer: bytes, recon: Recon) -> None:
+        """Tell `on_synced` once we hold all `peer` showed it holds of our own chain."""
+        if self.on_synced and recon.watch_synced():
+            recon.watch = None  # once per link
+            for synced in self.on_synced:
+                synced(peer)
+
     async def _on_fwd(self, link: PeerLink, fwd: Fwd, data: bytes) -> None:
         decision = self.router.on_fwd(fwd, link.remote, now_ms(), set(self.open_peers()))
         if isinstance(decision, Forward):
@@ -399,6 +412,12 @@ class Mesh:
     async def _count_rejected(self, link: PeerLink, sync: LedgerSync, before: int) -> None:
         for _ in range(sync.report.rejected - before):  # early events are not counted
             await self._penalise(link, f"bad event: {sync.report.last_error}")
+        # events refused by admission are not the sender's fault one by one (it may hold
+        # another state), but an honest peer passes on few: many cost it a point each
+        report = sync.report
+        while report.refused - report.refused_scored >= REFUSALS_A_POINT:
+            report.refused_scored += REFUSALS_A_POINT
+            await self._penalise(link, f"{REFUSALS_A_POINT} refused: {report.last_refusal}")
 
     async def _accept(
         self, link: PeerLink, fresh: list[Event], *, reply: bool, flood: bool = True
