@@ -38,6 +38,15 @@ SLASH_WRONG_RESULT = 10 * MICRO  # taken from stake for a result outvoted by a m
 # Equivocation (two events with the same author and sequence number) forfeits all stake.
 
 MAX_CLOCK_SKEW_MS = 5 * 60 * 1000  # events stamped further ahead than this are refused
+
+# Writing costs something (DESIGN.md, "Admission"): an identity may author events only
+# while it holds at least AUTHOR_MIN_MICRO (available, locked or staked), except the claim
+# of its genesis grant; and at most AUTHOR_EVENTS_PER_HOUR of them, sustained, with a
+# burst of as many (a token bucket over event timestamps).
+AUTHOR_MIN_MICRO = MICRO
+AUTHOR_EVENTS_PER_HOUR = 360
+# One `settlements` event pays up to this many (task, worker) items.
+MAX_BATCH_ITEMS = 128
 MAX_CREDITS = 10**12 * MICRO  # upper bound for any single amount
 
 # Verification and reputation (BOINC-style adaptive replication).

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
 from . import codec
-from .economics import MAX_CREDITS
+from .economics import MAX_BATCH_ITEMS, MAX_CREDITS
 from .errors import SchemaError, SignatureError, WireError
 from .identity import Identity, verify
 from .schema import Record, spec
@@ -77,6 +77,43 @@ class Settlement(Body):
 
 
 @dataclass(frozen=True)
+class Pay(Record):
+    """One item of a `Settlements` batch: like a `Settlement`, with short field names (a
+    batch of MAX_BATCH_ITEMS fits one event)."""
+
+    t: bytes = spec(length=16)  # task
+    w: bytes = spec(length=32)  # worker
+    a: int = spec(min=1, max=MAX_CREDITS)  # amount
+    c: int = spec(min=0, max=10**12)  # cpu_ms
+    k: str = spec(max_len=32, pattern=r"[a-z_]{1,32}")  # task kind
+
+    def as_settlement(self) -> Settlement:
+        return Settlement(self.t, self.w, self.a, self.c, self.k)
+
+    @classmethod
+    def of(cls, s: Settlement) -> Pay:
+        return cls(s.task, s.worker, s.amount, s.cpu_ms, s.task_kind)
+
+
+@dataclass(frozen=True)
+class Settlements(Body):
+    """The author pays many workers for verified work in one event (the submitter batches
+    what it settles over a short period): each item is applied as a `Settlement` would be,
+    and the event is applied whole or not at all."""
+
+    KIND: ClassVar[str] = "settlements"
+    items: tuple[Pay, ...] = spec(min_len=1, max_len=MAX_BATCH_ITEMS)
+
+    def validate(self) -> None:
+        keys = {(p.t, p.w) for p in self.items}
+        if len(keys) != len(self.items):
+            raise SchemaError("items", "a (task, worker) pair is paid twice in one batch")
+
+    def settlements(self) -> tuple[Settlement, ...]:
+        return tuple(p.as_settlement() for p in self.items)
+
+
+@dataclass(frozen=True)
 class Uptime(Body):
     """The author claims the uptime reward for the time window [start_ms, end_ms)."""
 
@@ -124,9 +161,29 @@ class Slash(Body):
     proofs: tuple[bytes, ...] = spec(min_len=2, max_len=16)
 
 
+def payments(body: Body) -> tuple[Settlement, ...]:
+    """The task payments an event body makes: one for a `Settlement`, each item of a
+    `Settlements` batch, none for any other kind."""
+    if isinstance(body, Settlement):
+        return (body,)
+    if isinstance(body, Settlements):
+        return body.settlements()
+    return ()
+
+
 BODY_TYPES: dict[str, type[Body]] = {
     cls.KIND: cls
-    for cls in (GenesisGrant, Transfer, Settlement, Uptime, Referral, Stake, Unstake, Slash)
+    for cls in (
+        GenesisGrant,
+        Transfer,
+        Settlement,
+        Settlements,
+        Uptime,
+        Referral,
+        Stake,
+        Unstake,
+        Slash,
+    )
 }
 KINDS = tuple(BODY_TYPES)
 

@@ -18,7 +18,6 @@ replicas holding the same events have the same root and the same balances.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -27,10 +26,27 @@ from .errors import LedgerError, WireError
 from .events import ZERO_HASH, Body, Event
 from .genesis import Genesis
 from .identity import Identity
+from .ledger_index import SyncIndex
 from .ledger_state import Balance, LedgerState
 from .merkle import merkle_root
 
 MAX_FORKS_KEPT = 2
+MAX_AFTER_FORK = 64  # events of a forked chain kept past its last valid one (see `admit`)
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A peer's event not stored or passed on, and why. `later`: it may be admitted once
+    what it depends on arrives (a gap in its author's chain, the payment that funds it);
+    otherwise it never will be, and a link that passes it on again is not even read."""
+
+    reason: str
+    later: bool = False
+
+
+ADDED = "added"
+HELD = "held"  # already held: nothing to do
+Admission = Refused | str
 
 
 @dataclass(frozen=True)
@@ -52,7 +68,7 @@ class Ledger:
         self._state: LedgerState | None = None
         self._heads: dict[bytes, Event] = {}  # author -> last event of its valid chain
         self._broken: set[bytes] = set()  # authors whose chain is cut (fork or bad link)
-        self._digests: dict[bytes, dict[int, bytes]] = {}  # author -> seq -> prefix digest
+        self.sync_index = SyncIndex(self._events)  # summaries for anti-entropy
 
     # -- adding and merging -------------------------------------------------------------
 
@@ -68,6 +84,68 @@ class Ledger:
         Raises LedgerError if the event belongs to another network or is stamped more
         than MAX_CLOCK_SKEW_MS ahead of `now_ms`.
         """
+        self._check_arrival(event, now_ms)
+        if event.id in self._ids:
+            return False
+        slot = self._events.setdefault(event.author, {}).setdefault(event.seq, [])
+        slot.append(event)
+        slot.sort(key=lambda e: e.id)
+        self._ids.add(event.id)
+        self.sync_index.touch(event.author, event.seq)
+        if len(slot) > MAX_FORKS_KEPT:
+            dropped = slot.pop()
+            self._ids.discard(dropped.id)
+            if dropped is event:
+                return False
+        self._on_new(event, len(slot))
+        return True
+
+    def admit(self, event: Event, *, now_ms: int) -> Admission:
+        """Hold a peer's event only if its author may write it now (DESIGN.md, "Admission"):
+        returns ADDED, HELD (already held) or `Refused`. What is refused is never stored
+        nor passed on. Raises LedgerError, as `add` does, for another network's event or
+        one stamped beyond any honest clock (the sender could have judged those).
+
+        An event is admitted when it extends its author's chain and the rules, checked
+        against the current state, apply it: its author holds a credit (or claims its
+        genesis grant) and writes within its rate, it spends what it has, and so on. A
+        second event at a seq already held is equivocation evidence: kept (at most
+        MAX_FORKS_KEPT a seq); past it, only what links to a held event, and at most
+        MAX_AFTER_FORK seqs on, so that replicas converge on a bounded set.
+        """
+        self._check_arrival(event, now_ms)
+        if event.id in self._ids:
+            return HELD
+        state = self.state
+        author = event.author
+        head = self._heads.get(author)
+        head_seq = head.seq if head else 0
+        held = self._events.get(author, {})
+        if event.seq <= head_seq or event.seq in held:
+            # the author signed two events at one seq: evidence anyone may slash with
+            return ADDED if self.add(event) else HELD
+        if author in self._broken:
+            # its chain ends at the fork: nothing after it counts, but what links to a held
+            # event is kept up to MAX_AFTER_FORK seqs on, so replicas that held it before
+            # the fork was known and those that did not still converge
+            if event.seq > head_seq + 1 + MAX_AFTER_FORK:
+                return Refused("its author's chain is forked: nothing more of it is kept")
+            if not any(e.id == event.prev for e in held.get(event.seq - 1, ())):
+                return Refused("it does not follow an event held of its forked chain", True)
+            return ADDED if self.add(event) else HELD
+        if event.seq > head_seq + 1:
+            return Refused(f"seq {event.seq} follows seq {head_seq + 1}, not held yet", True)
+        if event.prev != (head.id if head else ZERO_HASH):  # the other side of a fork
+            return Refused("it does not follow its author's previous event held here", True)
+        if event.ts < (head.ts if head else self.genesis.created_ms):
+            return Refused("it is stamped before its author's previous event")
+        reason = state.check(event)
+        if reason is not None:  # perhaps valid once what it depends on arrives: no verdict
+            return Refused(reason, True)
+        self.add(event)
+        return ADDED
+
+    def _check_arrival(self, event: Event, now_ms: int | None) -> None:
         if event.network != self.network:
             raise LedgerError(
                 f"event {event.short()} belongs to network {event.network.hex()[:16]}…, "
@@ -77,20 +155,6 @@ class Ledger:
             raise LedgerError(
                 f"event {event.short()} is stamped {(event.ts - now_ms) // 1000} s in the future"
             )
-        if event.id in self._ids:
-            return False
-        slot = self._events.setdefault(event.author, {}).setdefault(event.seq, [])
-        slot.append(event)
-        slot.sort(key=lambda e: e.id)
-        self._ids.add(event.id)
-        self._digests.pop(event.author, None)
-        if len(slot) > MAX_FORKS_KEPT:
-            dropped = slot.pop()
-            self._ids.discard(dropped.id)
-            if dropped is event:
-                return False
-        self._on_new(event, len(slot))
-        return True
 
     def add_raw(self, raw: bytes, *, now_ms: int | None = None) -> Event:
         """Decode, authenticate and hold an encoded event (LedgerError on any problem)."""
@@ -109,6 +173,10 @@ class Ledger:
         if other.network != self.network:
             raise LedgerError("cannot merge ledgers of different networks")
         return self.add_many(other.events(), now_ms=now_ms)
+
+    def held_by(self, author: bytes) -> int:
+        """How many events of `author` are held."""
+        return sum(len(slot) for slot in self._events.get(author, {}).values())
 
     def events(self) -> Iterator[Event]:
         for chain in self._events.values():
@@ -191,45 +259,6 @@ class Ledger:
 
     def rejected(self) -> dict[bytes, str]:
         return dict(self.state.rejected)
-
-    def prefix_digest(self, author: bytes, upto: int) -> bytes:
-        """A digest of every event held for `author` with seq ≤ `upto` (forks included)."""
-        cache = self._digests.setdefault(author, {})
-        digest = cache.get(upto)
-        if digest is None:
-            h = hashlib.blake2b(digest_size=16, person=b"edgenet-vv")
-            chain = self._events.get(author, {})
-            for seq in range(1, upto + 1):
-                for e in chain.get(seq, ()):
-                    h.update(e.id)
-            digest = cache[upto] = h.digest()
-        return digest
-
-    def version_vector(self) -> dict[bytes, tuple[int, bytes]]:
-        """For sync: per author, the highest seq up to which every seq is held, and a
-        digest of the events held up to there (forks included), so that a replica holding
-        the other side of a fork is noticed even when the seqs agree."""
-        vv = {}
-        for author, chain in self._events.items():
-            seq = 0
-            while seq + 1 in chain:
-                seq += 1
-            vv[author] = (seq, self.prefix_digest(author, seq))
-        return vv
-
-    def missing_for(self, vv: dict[bytes, tuple[int, bytes]]) -> list[Event]:
-        """Events a replica with version vector `vv` may lack, in seq order per author: those
-        past its contiguous seq if our prefix matches its digest, else all of that author's
-        (the receiver ignores what it already holds)."""
-        out = []
-        for author, chain in self._events.items():
-            have, digest = vv.get(author, (0, b""))
-            if have and self.prefix_digest(author, have) != digest:
-                have = 0
-            for seq in sorted(chain):
-                if seq > have:
-                    out.extend(chain[seq])
-        return out
 
     def head(self, author: bytes) -> Event | None:
         self.state  # noqa: B018 - make sure heads are current

@@ -21,6 +21,7 @@ from .events import (
     Referral,
     ResultCommitment,
     Settlement,
+    Settlements,
     Slash,
     Stake,
     Transfer,
@@ -56,6 +57,23 @@ class Account:
     cpu_ms_credited: int = 0
     valid_results: int = 0
     offences: int = 0
+    rate_tokens: int = econ.AUTHOR_EVENTS_PER_HOUR * econ.HOUR_MS  # a full bucket
+    rate_ts: int = 0
+
+    def holding(self) -> int:
+        """Every micro-credit the account holds: available, locked, staked, unbonding."""
+        return (
+            self.available
+            + self.staked
+            + sum(a for _, a in self.locks)
+            + sum(a for _, a in self.unbonding)
+        )
+
+    def tokens_at(self, t: int) -> int:
+        """The author's rate bucket at `t`: each event costs HOUR_MS tokens, and the bucket
+        refills AUTHOR_EVENTS_PER_HOUR tokens a millisecond up to as many events."""
+        cap = econ.AUTHOR_EVENTS_PER_HOUR * econ.HOUR_MS
+        return min(cap, self.rate_tokens + max(0, t - self.rate_ts) * econ.AUTHOR_EVENTS_PER_HOUR)
 
     def release(self, t: int) -> None:
         while self.locks and self.locks[0][0] <= t:
@@ -189,6 +207,20 @@ class LedgerState:
         available = author.available_at(ev.ts)
         body = ev.body
         unlock = ev.ts + econ.PAYOUT_LOCK_MS
+        # Writing costs something: a held credit (or the genesis grant), and a rate.
+        if not isinstance(body, GenesisGrant) and author.holding() < econ.AUTHOR_MIN_MICRO:
+            raise Rejected(
+                f"the author holds less than {econ.format_credits(econ.AUTHOR_MIN_MICRO)} "
+                "credit: an identity writes events only once it holds one (or claims its "
+                "genesis grant)"
+            )
+        tokens = author.tokens_at(ev.ts)
+        if tokens < econ.HOUR_MS:
+            raise Rejected(
+                f"the author writes more than {econ.AUTHOR_EVENTS_PER_HOUR} events an hour"
+            )
+        if commit:
+            author.rate_tokens, author.rate_ts = tokens - econ.HOUR_MS, ev.ts
 
         if isinstance(body, GenesisGrant):
             amount = self.genesis.grant_for(ev.author)
@@ -210,7 +242,16 @@ class LedgerState:
                 self.account(body.to).lock(unlock, body.amount)
 
         elif isinstance(body, Settlement):
-            self._settlement(ev, body, author, available, unlock, commit)
+            self._check_settlements(ev, (body,), available)
+            if commit:
+                self._settle(ev, body, author, unlock)
+
+        elif isinstance(body, Settlements):
+            paid = body.settlements()
+            self._check_settlements(ev, paid, available)
+            if commit:
+                for one in paid:
+                    self._settle(ev, one, author, unlock)
 
         elif isinstance(body, Uptime):
             if author.staked < econ.STAKE_REQUIRED or author.staked_since is None:
@@ -262,25 +303,18 @@ class LedgerState:
         else:  # pragma: no cover - BODY_TYPES and this chain are kept in step by tests
             raise Rejected(f"unknown event kind {ev.kind}")
 
-    def _settlement(
-        self,
-        ev: Event,
-        body: Settlement,
-        payer: Account,
-        available: int,
-        unlock: int,
-        commit: bool,
-    ) -> None:
-        if body.worker == ev.author:
-            raise Rejected("a payer cannot settle a task with itself")
-        if body.task_kind not in econ.PRICES:
-            raise Rejected(f"unknown task kind {body.task_kind!r}")
-        key = (ev.author, body.task, body.worker)
-        if key in self._settled:
-            raise Rejected("this task was already settled with this worker")
-        _spend(available, body.amount, "settlement")
-        if not commit:
-            return
+    def _check_settlements(self, ev: Event, paid: tuple[Settlement, ...], available: int) -> None:
+        """Every payment of an event must be valid, and together within the balance."""
+        for body in paid:
+            if body.worker == ev.author:
+                raise Rejected("a payer cannot settle a task with itself")
+            if body.task_kind not in econ.PRICES:
+                raise Rejected(f"unknown task kind {body.task_kind!r}")
+            if (ev.author, body.task, body.worker) in self._settled:
+                raise Rejected("this task was already settled with this worker")
+        _spend(available, sum(body.amount for body in paid), "settlement")
+
+    def _settle(self, ev: Event, body: Settlement, payer: Account, unlock: int) -> None:
         worker = self.account(body.worker)
         worker.release(ev.ts)
         allowance = (
@@ -295,7 +329,7 @@ class LedgerState:
         worker.valid_results += 1
         payer.available -= body.amount
         worker.lock(unlock, body.amount + bonus)
-        self._settled.add(key)
+        self._settled.add((ev.author, body.task, body.worker))
         self._mint("task_bonus", bonus)
         if worker.referrer is not None and bonus > 0:
             referral = econ.referral_reward_micro(bonus)

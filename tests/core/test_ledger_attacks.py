@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from support.ledger_helpers import GENESIS, NODES, T0, M
+from support.recon_helpers import converge
 
 from edgenet_app.core import economics as econ
 from edgenet_app.core.errors import LedgerError, SignatureError
@@ -32,9 +33,8 @@ def ev(who, seq, prev, ts, body):  # type: ignore[no-untyped-def]
 
 
 def sync(a: Ledger, b: Ledger) -> None:
-    """One round of version-vector anti-entropy in both directions."""
-    a.add_many(b.missing_for(a.version_vector()))
-    b.add_many(a.missing_for(b.version_vector()))
+    """Anti-entropy in both directions, through frames only, until both are in sync."""
+    converge(a, b, T0 + 10**9)
 
 
 def test_anti_entropy_spreads_a_fork_so_replicas_agree() -> None:
@@ -92,7 +92,8 @@ def test_unstaking_does_not_escape_a_slash() -> None:
 def test_referral_mints_nothing_without_a_staked_worker() -> None:
     ledger = Ledger(GENESIS)
     ledger.append(A, GenesisGrant(), T0 + 1)
-    ledger.append(D, Referral(A.public_key), T0 + 2)  # D: a fresh, unstaked identity
+    ledger.append(A, Transfer(D.public_key, M), T0 + 2)  # D may write once it holds 1 credit
+    ledger.append(D, Referral(A.public_key), T0 + 3)  # D: a fresh, unstaked identity
     ledger.append(A, Settlement(bytes(16), D.public_key, 100 * M, 100 * H, "embedding"), T0 + H)
     assert ledger.state.minted.get("referral", 0) == 0
     assert ledger.state.minted.get("task_bonus", 0) == 0

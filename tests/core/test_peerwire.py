@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from support.ledger_helpers import GENESIS, NODES, OTHER_GENESIS, T0, M
+from support.recon_helpers import converge
 
 from edgenet_app.core import codec
 from edgenet_app.core import economics as econ
@@ -35,14 +36,15 @@ from edgenet_app.core.peerwire import (
     Peers,
     Penalties,
     Reassembly,
+    Recon,
     Refuse,
+    Reply,
     Summary,
-    VersionVector,
+    Want,
     direct_frames,
     flood_targets,
     parse,
     peers_digest,
-    vv_digest,
 )
 from edgenet_app.core.peerwire.sync import EARLY_HOLD_MS, MAX_EARLY, MAX_EARLY_BYTES
 
@@ -51,22 +53,8 @@ NOW = T0 + 10**9
 
 
 def exchange(x: Ledger, y: Ledger) -> None:
-    """What two nodes do when a link opens: swap version vectors, send what is missing."""
-    sx, sy = LedgerSync(x), LedgerSync(y)
-    for frame in sx.hello():
-        vv = parse(frame)
-        assert isinstance(vv, VersionVector)
-        for out in sy.on_version_vector(vv):
-            ev = parse(out)
-            assert isinstance(ev, Events)
-            sx.on_events(ev, NOW)
-    for frame in sy.hello():
-        vv = parse(frame)
-        assert isinstance(vv, VersionVector)
-        for out in sx.on_version_vector(vv):
-            ev = parse(out)
-            assert isinstance(ev, Events)
-            sy.on_events(ev, NOW)
+    """What two nodes do when a link opens: swap summaries, pull what each lacks."""
+    converge(x, y, NOW)
 
 
 @settings(max_examples=200, deadline=None)
@@ -89,19 +77,21 @@ def test_two_replicas_converge_after_one_exchange(ops: list[tuple[int, int, bool
     assert x.state_root() == y.state_root() == src.state_root()
 
 
-def test_many_events_are_split_into_bounded_frames() -> None:
+def test_many_events_are_pulled_in_bounded_replies() -> None:
     src = Ledger(GENESIS)
     src.append(A, GenesisGrant(), T0 + 1)
     for i in range(600):
-        src.append(A, Transfer(B.public_key, 1), T0 + 10 + i)
-    frames = LedgerSync(src).on_version_vector(VersionVector(()))
+        src.append(A, Transfer(B.public_key, 1), T0 + 10 + i * 11_000)  # within the rate
+    frames = Recon(LedgerSync(src)).on_want(Want(((A.public_key, 1, b""),)))
     assert len(frames) >= 3
-    assert all(len(f) <= 256 * 1024 for f in frames)
+    assert all(len(f) <= 200_000 for f in frames)
     dst = Ledger(GENESIS)
+    recon = Recon(LedgerSync(dst))
     for f in frames:
-        ev = parse(f)
-        assert isinstance(ev, Events)
-        LedgerSync(dst).on_events(ev, NOW)
+        reply = parse(f)
+        assert isinstance(reply, Reply)
+        recon.on_reply(reply, NOW)
+    assert reply.last and reply.more == ()
     assert dst.state_root() == src.state_root()
 
 
@@ -123,7 +113,7 @@ def test_bad_events_are_counted_not_applied() -> None:
     [
         b"",
         os.urandom(64),
-        codec.encode({"t": "vv", "entries": [[b"x", 1, b"y"]]}),
+        codec.encode({"t": "vv", "entries": [[b"x" * 32, 1, b"y" * 16]]}),  # gone
         codec.encode({"t": "gossip"}),
         codec.encode({"t": "what"}),
         codec.encode([1]),
@@ -223,7 +213,8 @@ def test_fwd_round_trips_and_verifies(pair, kind: str, data: bytes, ts: int) -> 
         codec.encode({"t": "peers", "keys": [A.public_key, A.public_key]}),
         codec.encode({"t": "peers", "keys": [b"x" * 31]}),
         codec.encode({"t": "peers", "keys": [bytes([i]) * 32 for i in range(33)]}),
-        codec.encode({"t": "sum", "vv": b"x" * 15, "peers": b"y" * 16}),
+        codec.encode({"t": "sum", "root": b"x" * 15, "peers": b"y" * 16}),
+        codec.encode({"t": "sum", "vv": b"x" * 16, "peers": b"y" * 16}),
         codec.encode(
             {
                 "t": "fwd",
@@ -382,13 +373,13 @@ def test_peer_advert_sends_on_connect_big_changes_and_with_summaries() -> None:
     assert len(PeerAdvert.listing(many, many[0])) == MAX_PEERS_LISTED
 
 
-def test_summary_digest_tells_replicas_apart() -> None:
+def test_summary_root_tells_replicas_apart() -> None:
     x, y = Ledger(GENESIS), Ledger(GENESIS)
-    assert vv_digest(x) == vv_digest(y)
+    assert x.sync_index.root() == y.sync_index.root()
     e = x.append(A, GenesisGrant(), T0 + 1)
-    assert vv_digest(x) != vv_digest(y)
+    assert x.sync_index.root() != y.sync_index.root()
     y.add(e)
-    assert vv_digest(x) == vv_digest(y)
+    assert x.sync_index.root() == y.sync_index.root()
 
 
 def test_held_events_are_recognised_before_any_signature_is_checked(

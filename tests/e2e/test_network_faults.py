@@ -16,6 +16,7 @@ import pytest
 from support.netharness import Net
 
 from edgenet_app.core.activity import Policy
+from edgenet_app.core.events import payments
 from edgenet_app.core.identity import Identity
 from edgenet_app.core.peerwire import Events, Gossip
 from edgenet_app.core.submit import SubmitRequest
@@ -100,12 +101,12 @@ async def test_a_worker_killed_mid_task_is_replaced_and_nobody_is_paid_twice(
             views = await converged(net, [tmp_path / "submitter", *(w.data_dir for w in survivors)])
             assert len({v["root"] for v in views}) == 1
             assert sub.ledger is not None
-            settled = [
-                e.body
+            paid = [
+                pay.worker
                 for e in sub.ledger.ledger.events()
-                if e.body.KIND == "settlement" and e.author == sub.identity.public_key  # type: ignore[union-attr]
+                if e.author == sub.identity.public_key  # type: ignore[union-attr]
+                for pay in payments(e.body)
             ]
-            paid = [s.worker for s in settled]  # type: ignore[attr-defined]
             assert len(paid) == len(set(paid)) == 3 and victim.public_key not in paid
         finally:
             await sub.stop()

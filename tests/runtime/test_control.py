@@ -467,11 +467,11 @@ def test_the_cli_against_running_node_processes(tmp_path: Path) -> None:
         # the node's stdout carries the settlement as a structured line with its time
         assert until(
             lambda: any(
-                line.get("event") == "ledger" and line.get("kind") == "settlement"
+                line.get("event") == "ledger" and line.get("kind") == "settlements"
                 for line in a.lines
             )
         )
-        settled = next(line for line in a.lines if line.get("kind") == "settlement")
+        settled = next(line for line in a.lines if line.get("kind") == "settlements")
         assert settled["author"] == me.node_id and abs(settled["t"] - time.time()) < 120
         assert (
             json.loads(edgenet("--data-dir", str(a_dir), "status", "--json").stdout)[

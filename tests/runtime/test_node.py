@@ -353,3 +353,48 @@ async def test_a_task_assigned_after_the_node_paused_is_given_back_at_once(
     await worker.contributor.execute(flow, action)
     assert flow.state == "abandoned" and not worker.contributor.running
     assert worker.pool is not None and not worker.pool.worker_pids()  # never started
+
+
+def _encrypt(data: bytes) -> SubmitRequest:
+    payload = {
+        "op": "encrypt",
+        "key": base64.b64encode(KEY).decode(),
+        "nonce": base64.b64encode(NONCE).decode(),
+        "data": base64.b64encode(data).decode(),
+    }
+    return SubmitRequest("encryption", payload, redundancy=3, timeout_s=30)
+
+
+@pytest.mark.slow
+async def test_a_key_restored_into_an_empty_data_dir_learns_its_chain_before_signing(
+    network: tuple[list[Node], Node, Genesis], tmp_path: Path
+) -> None:
+    """The documented export/import: the restored node signs nothing (not even its genesis
+    grant again) until a peer has shown its chain, then goes on from the next seq."""
+    workers, submitter, genesis = network
+    assert await until(lambda: len(submitter.stats().peers) == 3)
+    assert (await submitter.submit(_encrypt(b"before"))).verified
+    assert submitter.identity is not None and submitter.ledger is not None
+    me = submitter.identity.public_key
+    before = submitter.ledger.ledger.head(me)
+    assert before is not None and before.seq >= 2  # the grant, a stake, a settlement
+    keystore.export_keyfile(submitter.data_dir, tmp_path / "backup.key")
+    await submitter.stop()
+    restored = Node(tmp_path / "restored", genesis, submitter.options)
+    keystore.import_keyfile(restored.data_dir, tmp_path / "backup.key")
+    await restored.start()
+    try:
+        assert restored.ledger is not None
+        assert me not in restored.ledger.learning  # learned during start
+        head = restored.ledger.ledger.head(me)
+        assert head is not None and head.id == before.id  # shown by a peer, not re-signed
+        assert await until(lambda: len(restored.stats().peers) == 3)
+        assert (await restored.submit(_encrypt(b"after"))).verified
+        after = restored.ledger.ledger.head(me)
+        assert after is not None and after.seq == before.seq + 1 and after.prev == before.id
+        for n in [restored, *workers]:
+            assert n.ledger is not None
+            assert await until(lambda n=n: n.ledger.ledger.head(me) == after)  # type: ignore[misc]
+            assert n.ledger.ledger.equivocations() == []
+    finally:
+        await restored.stop()

@@ -1,10 +1,13 @@
 """Frames on a peer link, and ledger anti-entropy, sans-IO.
 
-- `frames`: the frame types (`vv`, `events`, `gossip`, `direct`, `part`, `sum`, `peers`,
-  `fwd`), their limits, and `parse`;
+- `frames`: the frame types (`sum`, `bkts`, `ents`, `want`, `reply`, `events`, `gossip`,
+  `direct`, `part`, `peers`, `fwd`), their limits, and `parse`;
 - `direct`: a direct message as one `direct` frame or as `part`s, and `Reassembly`;
-- `sync`: `LedgerSync`, anti-entropy for one link (version vectors answered with the events
-  the peer lacks, events checked and added), and `vv_digest` for the periodic summary;
+- `sync`: `LedgerSync`, the events a link delivers, checked and added (early ones held);
+- `recon`: `Recon`, anti-entropy for one link: paged, pull-based range reconciliation over
+  the ledger's 256 author buckets (`sum` → `bkts` → `ents` pages → `want` → `reply`), with
+  bounded frames at any number of authors; `Wants`, shared by a node's links, so that an
+  author is pulled from one link at a time;
 - `peers`: `PeerBook` (what peer exchange taught: who can forward to whom), `PeerAdvert`
   (when a link gets a new `peers` frame), `flood_targets` and `Dedup` (flood pruning and
   gossip deduplication);
@@ -13,6 +16,7 @@
 
 from .direct import Reassembly, direct_frames
 from .frames import (
+    BUCKETS,
     DIGEST_BYTES,
     FRAMES,
     FWD_DOMAIN,
@@ -20,28 +24,34 @@ from .frames import (
     MAX_DIRECT_BYTES,
     MAX_EVENTS_PER_FRAME,
     MAX_FRAME_BYTES,
+    MAX_PAGE_ENTRIES,
     MAX_PARTS,
     MAX_PEERS_LISTED,
     MAX_SDP_BYTES,
     MAX_TTL,
-    MAX_VV_ENTRIES,
+    MAX_WANT_ITEMS,
     PART_BYTES,
+    Buckets,
     Direct,
+    Entries,
     Events,
     Frame,
     Fwd,
     Gossip,
     Part,
     Peers,
+    Reply,
     Summary,
-    VersionVector,
+    Want,
     parse,
 )
 from .fwd import Deliver, Forward, FwdRouter, Refuse
 from .peers import Dedup, PeerAdvert, PeerBook, Penalties, flood_targets, peers_digest
-from .sync import LedgerSync, SyncReport, vv_digest
+from .recon import Recon, Wants
+from .sync import LedgerSync, SyncReport
 
 __all__ = [
+    "BUCKETS",
     "DIGEST_BYTES",
     "FRAMES",
     "FWD_DOMAIN",
@@ -49,15 +59,18 @@ __all__ = [
     "MAX_DIRECT_BYTES",
     "MAX_EVENTS_PER_FRAME",
     "MAX_FRAME_BYTES",
+    "MAX_PAGE_ENTRIES",
     "MAX_PARTS",
     "MAX_PEERS_LISTED",
     "MAX_SDP_BYTES",
     "MAX_TTL",
-    "MAX_VV_ENTRIES",
+    "MAX_WANT_ITEMS",
     "PART_BYTES",
+    "Buckets",
     "Dedup",
     "Deliver",
     "Direct",
+    "Entries",
     "Events",
     "Forward",
     "Frame",
@@ -71,13 +84,15 @@ __all__ = [
     "Peers",
     "Penalties",
     "Reassembly",
+    "Recon",
     "Refuse",
+    "Reply",
     "Summary",
     "SyncReport",
-    "VersionVector",
+    "Want",
+    "Wants",
     "direct_frames",
     "flood_targets",
     "parse",
     "peers_digest",
-    "vv_digest",
 ]

@@ -1,12 +1,29 @@
 """The frames of a peer link: typed, canonical-encoded maps with a type field `t`.
 
-- `vv {entries: [[author, seq, digest], …]}` — what I hold (the ledger's version vector);
-- `events {raw: [event bytes, …]}` — ledger events the other side lacks (≤ 256 per frame);
+Ledger anti-entropy (pull-based range reconciliation, see sync.py and recon.py):
+
+- `sum {root, peers}` — the periodic summary: a 16-byte root over my 256 bucket digests and
+  the 16-byte digest of the peer list I last sent this link (≈ 50 bytes, whatever the size
+  of the ledger). A side whose root differs asks for what it may lack:
+- `bkts {digests, start}` — my 256 bucket digests (16 bytes each, 4 KiB): send me your
+  entries for the buckets from `start` on that differ;
+- `ents {bucket, entries: [[author, seq, prefix, tail], …], last, resume}` — one page
+  (≤ 1,000 entries, ≈ 80 KB) of a bucket's per-author summaries, `last` on its last page;
+  `resume` (on the round's last page only, else −1) is the bucket to ask from next, 256
+  when every differing bucket was sent;
+- `want {items: [[author, from_seq, digest], …]}` — ≤ 1,000 authors whose events from
+  `from_seq` I lack; `digest` (16 bytes, or empty) is my prefix digest at `from_seq` − 1:
+  if the sender's differs it sends from seq 1;
+- `reply {raw, more, last}` — events answering a `want` (≤ 256 per frame, ≤ ~190 KB), in seq
+  order per author, ≤ 2,048 per `want`; the `last` frame lists in `more` the want items still
+  to ask for (same shape as `want`).
+
+Other frames:
+
+- `events {raw: [event bytes, …]}` — new ledger events, flooded (≤ 256 per frame);
 - `gossip {id, origin, ttl, kind, body}` — a deduplicated, TTL-bounded broadcast;
 - `direct {body}` — a task-protocol message for this peer only, or `part {id, index, count,
   total, chunk}` pieces of one too large for a frame (direct.py cuts and joins them);
-- `sum {vv, peers}` — the periodic summary: 16-byte digests of my version vector and of the
-  peer list I last sent this link (a mismatching `vv` digest is answered with a full `vv`);
 - `peers {keys}` — peer exchange: up to 32 public keys I have open links to;
 - `fwd {to, sender, kind, ts, data, sig}` — an SDP offer or answer signed by `sender`, for a
   neighbour to pass on, one hop, to `to` (signaling through the mesh).
@@ -28,7 +45,10 @@ from ..schema import spec
 
 MAX_FRAME_BYTES = 256 * 1024
 MAX_EVENTS_PER_FRAME = 256
-MAX_VV_ENTRIES = 20_000
+BUCKETS = 256  # authors are split by the first byte of their key
+MAX_PAGE_ENTRIES = 1000  # entries per `ents` page
+MAX_WANT_ITEMS = 1000  # authors per `want` (and per `reply.more`)
+MAX_SEQ = 2**40
 MAX_TTL = 8
 MAX_DIRECT_BYTES = 4 * 1024 * 1024  # a whole task message (codec.MAX_MESSAGE_BYTES)
 PART_BYTES = 192 * 1024
@@ -42,24 +62,6 @@ DIGEST_BYTES = 16
 
 class Frame(TypedFrame):
     """A frame on a peer link."""
-
-
-@dataclass(frozen=True)
-class VersionVector(Frame):
-    T: ClassVar[str] = "vv"
-    entries: tuple[tuple[bytes, int, bytes], ...] = spec(max_len=MAX_VV_ENTRIES)
-
-    def validate(self) -> None:
-        seen = set()
-        for i, (author, seq, digest) in enumerate(self.entries):
-            if len(author) != 32 or len(digest) != 16 or not 0 <= seq <= 2**40:
-                raise SchemaError(f"entries[{i}]", "expected [32-byte author, seq, 16-byte digest]")
-            if author in seen:
-                raise SchemaError(f"entries[{i}]", "author listed twice")
-            seen.add(author)
-
-    def as_dict(self) -> dict[bytes, tuple[int, bytes]]:
-        return {a: (s, d) for a, s, d in self.entries}
 
 
 @dataclass(frozen=True)
@@ -117,11 +119,93 @@ class Part(Frame):
 
 @dataclass(frozen=True)
 class Summary(Frame):
-    """Sent periodically instead of the whole version vector: a few dozen bytes when idle."""
+    """Sent on connect and periodically: a few dozen bytes, whatever the ledger's size."""
 
     T: ClassVar[str] = "sum"
-    vv: bytes = spec(length=DIGEST_BYTES)
+    root: bytes = spec(length=DIGEST_BYTES)
     peers: bytes = spec(length=DIGEST_BYTES)
+
+
+@dataclass(frozen=True)
+class Buckets(Frame):
+    """My bucket digests: send me your entries for those from `start` on that differ."""
+
+    T: ClassVar[str] = "bkts"
+    digests: bytes = spec(length=BUCKETS * DIGEST_BYTES)
+    start: int = spec(min=0, max=BUCKETS - 1)
+
+    def digest(self, bucket: int) -> bytes:
+        return self.digests[bucket * DIGEST_BYTES : (bucket + 1) * DIGEST_BYTES]
+
+
+Entry = tuple[bytes, int, bytes, bytes]  # author, contiguous seq, prefix digest, tail digest
+WantItem = tuple[bytes, int, bytes]  # author, from seq, prefix digest at from − 1 (or b"")
+
+
+@dataclass(frozen=True)
+class Entries(Frame):
+    """One page of a bucket's per-author summaries (see core/ledger_index.py)."""
+
+    T: ClassVar[str] = "ents"
+    bucket: int = spec(min=0, max=BUCKETS - 1)
+    entries: tuple[Entry, ...] = spec(max_len=MAX_PAGE_ENTRIES)
+    last: bool = spec()  # the bucket's last page
+    resume: int = spec(min=-1, max=BUCKETS)  # on the round's last page: where to go on
+
+    def validate(self) -> None:
+        prev = b""
+        for i, (author, seq, prefix, tail) in enumerate(self.entries):
+            if len(author) != 32 or author[0] != self.bucket:
+                raise SchemaError(f"entries[{i}]", "author must be 32 bytes, in this bucket")
+            if not 0 <= seq <= MAX_SEQ:
+                raise SchemaError(f"entries[{i}]", f"seq must be in 0..{MAX_SEQ}")
+            if len(prefix) != DIGEST_BYTES or len(tail) not in (0, DIGEST_BYTES):
+                raise SchemaError(f"entries[{i}]", "expected a 16-byte prefix, a 0/16-byte tail")
+            if author <= prev:
+                raise SchemaError(f"entries[{i}]", "authors must be sorted and distinct")
+            prev = author
+        if self.resume != -1 and not self.last:
+            raise SchemaError("resume", "only on a bucket's last page")
+        if self.resume != -1 and self.resume <= self.bucket:
+            raise SchemaError("resume", "must be past this bucket")
+
+
+def _check_items(items: tuple[WantItem, ...], field: str) -> None:
+    seen = set()
+    for i, (author, start, digest) in enumerate(items):
+        if len(author) != 32 or not 1 <= start <= MAX_SEQ:
+            raise SchemaError(f"{field}[{i}]", f"expected a 32-byte author and a seq 1..{MAX_SEQ}")
+        if len(digest) not in (0, DIGEST_BYTES) or (start == 1 and digest):
+            raise SchemaError(f"{field}[{i}]", "digest must be empty, or 16 bytes past seq 1")
+        if author in seen:
+            raise SchemaError(f"{field}[{i}]", "author listed twice")
+        seen.add(author)
+
+
+@dataclass(frozen=True)
+class Want(Frame):
+    """Authors whose events from a seq on I lack (pull: nothing is sent unasked)."""
+
+    T: ClassVar[str] = "want"
+    items: tuple[WantItem, ...] = spec(min_len=1, max_len=MAX_WANT_ITEMS)
+
+    def validate(self) -> None:
+        _check_items(self.items, "items")
+
+
+@dataclass(frozen=True)
+class Reply(Frame):
+    """Events answering a `want`; the last frame says what is left to ask for."""
+
+    T: ClassVar[str] = "reply"
+    raw: tuple[bytes, ...] = spec(max_len=MAX_EVENTS_PER_FRAME)
+    more: tuple[WantItem, ...] = spec(max_len=MAX_WANT_ITEMS)
+    last: bool = spec()
+
+    def validate(self) -> None:
+        _check_items(self.more, "more")
+        if self.more and not self.last:
+            raise SchemaError("more", "only on the last frame of a reply")
 
 
 @dataclass(frozen=True)
@@ -193,7 +277,8 @@ class Fwd(Frame):
 
 
 FRAMES: dict[str, type[Frame]] = {
-    f.T: f for f in (VersionVector, Events, Gossip, Direct, Part, Summary, Peers, Fwd)
+    f.T: f
+    for f in (Summary, Buckets, Entries, Want, Reply, Events, Gossip, Direct, Part, Peers, Fwd)
 }
 
 

@@ -1,34 +1,23 @@
-"""Ledger anti-entropy on one peer link, and the digest the periodic summary carries.
+"""Received ledger events on one peer link.
 
-`LedgerSync` turns frames into actions for one link: on connect it sends its version
-vector; on a version vector it sends what the peer lacks, in frames of bounded size; on
-events it adds them to the ledger (each authenticated and checked; a bad one is counted,
-never applied). An event stamped ahead of this node's clock by more than the ledger allows
-is not bad: the sender's clock may simply run a little ahead. It is held (a few, for a
-while) and retried (`retry`), and never counted against the sender.
+`LedgerSync` admits the events a link delivers (flooded `events`, or a `reply` to our
+`want`, see recon.py) to the ledger: each is authenticated, then checked against the rules.
+A bad one is counted against the sender; one its author may not write now is refused,
+neither stored nor passed on, and not counted against the sender, who may hold another
+state (see `Ledger.admit`). An event stamped ahead of this node's clock by more than the
+ledger allows is not bad: the sender's clock may simply run a little ahead. It is held (a
+few, for a while) and retried (`retry`), and never counted against the sender.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
-from .. import codec
 from ..economics import MAX_CLOCK_SKEW_MS
 from ..errors import LedgerError, WireError
 from ..events import Event, event_id
-from ..ledger import Ledger
-from .frames import DIGEST_BYTES, MAX_EVENTS_PER_FRAME, MAX_VV_ENTRIES, Events, VersionVector
-
-
-def vv_digest(ledger: Ledger) -> bytes:
-    """The digest of what a replica holds, for the periodic summary: its version vector and
-    its number of events (so events held past a gap count too)."""
-    vv = ledger.version_vector()
-    entries = [[a, s, d] for a, (s, d) in sorted(vv.items())]
-    return hashlib.blake2b(
-        codec.encode([entries, len(ledger)]), digest_size=DIGEST_BYTES, person=b"edgenet-vvsum"
-    ).digest()
+from ..ledger import ADDED, Admission, Ledger, Refused
+from .frames import Events
 
 
 @dataclass
@@ -36,6 +25,9 @@ class SyncReport:
     added: int = 0
     duplicates: int = 0
     rejected: int = 0  # provably bad: the sender should not have passed them on
+    refused: int = 0  # not admitted (their author may not write them now): not the sender's
+    last_refusal: str | None = None
+    refused_scored: int = 0  # of `refused`, how many the link was already scored for
     early: int = 0  # stamped ahead of our clock: held and retried, not the sender's fault
     last_error: str | None = None
 
@@ -58,26 +50,6 @@ class LedgerSync:
         self._early_bytes = 0
         self._seen: dict[bytes, None] = {}  # ids judged before and not held: skipped unread
 
-    def hello(self) -> list[bytes]:
-        vv = self.ledger.version_vector()
-        entries = tuple((a, s, d) for a, (s, d) in sorted(vv.items()))
-        return [VersionVector(entries[:MAX_VV_ENTRIES]).frame()]
-
-    def on_version_vector(self, vv: VersionVector) -> list[bytes]:
-        missing = self.ledger.missing_for(vv.as_dict())
-        frames: list[bytes] = []
-        batch: list[bytes] = []
-        size = 0
-        for event in missing:
-            if batch and (len(batch) == MAX_EVENTS_PER_FRAME or size + len(event.raw) > 200_000):
-                frames.append(Events(tuple(batch)).frame())
-                batch, size = [], 0
-            batch.append(event.raw)
-            size += len(event.raw)
-        if batch:
-            frames.append(Events(tuple(batch)).frame())
-        return frames
-
     def on_events(self, events: Events, now_ms: int) -> list[Event]:
         """Hold the events of a frame; returns those that were new. Each is authenticated
         and checked on its own: a bad one is counted in the report, never applied, and does
@@ -94,19 +66,30 @@ class LedgerSync:
                 if event.network == self.ledger.network and self._within_hold(event, now_ms):
                     self._hold(event)
                     continue
-                added = self.ledger.add(event, now_ms=now_ms)
+                outcome = self.admit(event, now_ms)
             except (WireError, LedgerError) as exc:
                 self.report.rejected += 1  # bad, or stamped beyond any honest clock
                 self.report.last_error = str(exc)
                 continue
-            if added:
+            if outcome == ADDED:
                 self.report.added += 1
                 new.append(event)
+            elif isinstance(outcome, Refused):
+                # the sender may hold a state in which the event is valid (or may not have
+                # judged it at all): not its fault, but never stored nor passed on
+                self.report.refused += 1
+                self.report.last_refusal = outcome.reason
+                if not outcome.later:
+                    self._remember(eid)
             else:
                 self.report.duplicates += 1
                 if eid not in self.ledger:  # lost the fork cap: never worth reading again
                     self._remember(eid)
         return new
+
+    def admit(self, event: Event, now_ms: int) -> Admission:
+        """Whether to hold an authentic event (`Ledger.admit`)."""
+        return self.ledger.admit(event, now_ms=now_ms)
 
     def retry(self, now_ms: int) -> list[Event]:
         """Add the held early events our clock has caught up with; returns the new ones."""
@@ -117,11 +100,16 @@ class LedgerSync:
             del self.early[eid]
             self._early_bytes -= len(event.raw)
             try:
-                if self.ledger.add(event, now_ms=now_ms):
-                    self.report.added += 1
-                    new.append(event)
+                outcome = self.admit(event, now_ms)
             except LedgerError as exc:
                 self.report.last_error = str(exc)
+                continue
+            if outcome == ADDED:
+                self.report.added += 1
+                new.append(event)
+            elif isinstance(outcome, Refused):
+                self.report.refused += 1
+                self.report.last_refusal = outcome.reason
         return new
 
     @staticmethod

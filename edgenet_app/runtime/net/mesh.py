@@ -1,9 +1,12 @@
 """The mesh: ledger anti-entropy, gossip, peer exchange and signaling over every open link.
 
-For each link the mesh sends its version vector on connect (and a short summary of it
-periodically, the full vector again only when the summaries differ), answers the peer's
-version vector with the events it lacks, adds received events to the persisted ledger,
-and floods new events and gossip (deduplicated, TTL-bounded) to the other links.
+For each link the mesh sends a short summary of its ledger on connect and periodically;
+a side whose summary differs pulls what it lacks (`core/peerwire/recon.py`: bucket digests,
+pages of per-author entries, `want`s answered by bounded `reply`s). The links of a node share
+one `Wants`, so an author is pulled from one link at a time. Received events are added to
+the persisted ledger; new events and gossip are flooded (deduplicated, TTL-bounded) to the
+other links. Events pulled by anti-entropy are not flooded (the neighbours pull them
+themselves): a summary goes to the other links soon after instead.
 
 Peer exchange: each link is told which peers we have links to (`peers`), so a node learns
 peers its relay does not list. To dial one of those, the offer goes to a neighbour that
@@ -26,9 +29,11 @@ from ...core.errors import WireError
 from ...core.events import Event
 from ...core.identity import node_id_of
 from ...core.peerwire import (
+    Buckets,
     Dedup,
     Deliver,
     Direct,
+    Entries,
     Events,
     Forward,
     Fwd,
@@ -41,12 +46,14 @@ from ...core.peerwire import (
     Peers,
     Penalties,
     Reassembly,
+    Recon,
+    Reply,
     Summary,
-    VersionVector,
+    Want,
+    Wants,
     direct_frames,
     flood_targets,
     parse,
-    vv_digest,
 )
 from ..store.ledger_store import LedgerStore, now_ms
 from ..store.store import StoreError
@@ -54,14 +61,12 @@ from .webrtc import DialError, LinkClosed, PeerHub, PeerLink, SendSignal
 
 log = logging.getLogger(__name__)
 
-SYNC_REPLY_WINDOW_S = 10.0  # events from a link this soon after we sent it our vector
-
-
-def now_loop() -> float:
-    return asyncio.get_running_loop().time()
-
 
 RESYNC_S = 30.0
+POLL_S = 1.0  # a link pulling through others checks back this often
+NUDGE_S = 2.0  # after pulling recent events, the other links get a summary this soon
+REFUSALS_A_POINT = 32  # events a link passes on that admission refuses, per penalty point
+RECENT_MS = 10 * 60_000  # pulled events this young may be news to the other links too
 MAX_BAD_FRAMES = 10  # a link is cut at this score...
 PENALTY_DECAY_MS = 60_000  # ...and a score loses a point a minute
 
@@ -90,18 +95,19 @@ class Mesh:
         self._served: dict[bytes, PeerLink] = {}
         self._dials: dict[bytes, asyncio.Future[PeerLink]] = {}
         self.on_new_events: list[Callable[[list[Event]], None]] = []
+        # `cb(peer)`: `peer` holds nothing of our own chain that we lack
+        self.on_synced: list[Callable[[bytes], None]] = []
         self.on_link_lost: list[Callable[[bytes], None]] = []
         self.me = hub.identity.public_key
         self.network = ledger.genesis.network_id
         self.book = PeerBook(self.me, ttl_ms=int(max(300.0, 10 * resync_s) * 1000))
         self.router = FwdRouter(self.me, self.network)
         self._adverts: dict[bytes, tuple[PeerLink, PeerAdvert]] = {}
-        self._vv_replied: dict[bytes, float] = {}  # link → when we last answered a summary
-        self._asked: dict[bytes, float] = {}  # link → when we last sent it our full vector
+        self.wants = Wants()  # which link each author is being pulled from
+        self._pulled = 0  # counts anti-entropy pulls that brought new events
         self._advertising: asyncio.Task[None] | None = None
         self._readvertise: asyncio.TimerHandle | None = None
         self._changed = False  # links changed since the neighbours were last considered
-        self._digest: tuple[int, float, bytes] | None = None  # (events, when, vv digest)
         self._closed = False
 
     async def attach(self, link: PeerLink) -> None:
@@ -211,31 +217,38 @@ class Mesh:
 
     async def _serve(self, link: PeerLink) -> None:
         sync = LedgerSync(self.ledger.ledger)
+        recon = Recon(sync, self.wants, link.remote, watch=self.me)
         parts = Reassembly()
         advert = PeerAdvert()
         self._adverts[link.remote] = (link, advert)
         loop = asyncio.get_running_loop()
         try:
-            self._asked[link.remote] = loop.time()
-            for frame in sync.hello():
-                await link.send(frame)
             await self._advertise_to(link, advert, periodic=False)
+            await link.send(recon.summary(advert.digest()))
+            last_summary, pulled = loop.time(), self._pulled
             self._links_changed()
             next_summary = loop.time() + self.resync_s
             while True:
-                wait = next_summary - loop.time()
-                if wait <= 0:  # periodic anti-entropy and peer exchange: a summary
-                    next_summary = loop.time() + self.resync_s
+                now = loop.time()
+                nudge = pulled != self._pulled and now - last_summary >= NUDGE_S
+                if now >= next_summary or nudge:  # anti-entropy and peer exchange: a summary
+                    next_summary, last_summary, pulled = now + self.resync_s, now, self._pulled
                     await self._advertise_to(link, advert, periodic=True)
-                    summary = Summary(self._vv_digest(), advert.digest())
-                    await link.send(summary.frame())
+                    await link.send(recon.summary(advert.digest()))
                     await self._accept(link, sync.retry(now_ms()), reply=True)
                     continue
+                wait = next_summary - now
+                if recon.busy:
+                    wait = min(wait, POLL_S)
+                if pulled != self._pulled:
+                    wait = min(wait, max(0.05, last_summary + NUDGE_S - now))
                 try:
                     data = await link.recv(wait)
                 except TimeoutError:
+                    for out in recon.poll(now_ms()):
+                        await link.send(out)
                     continue
-                await self._handle(link, sync, parts, data)
+                await self._handle(link, sync, recon, parts, data)
         except LinkClosed:
             pass
         except asyncio.CancelledError:
@@ -247,6 +260,7 @@ class Mesh:
             with contextlib.suppress(Exception):
                 await link.close()
         finally:
+            recon.close()  # other links may pull what this one was asked for
             if self._adverts.get(link.remote, (None,))[0] is link:
                 del self._adverts[link.remote]
             if self._tasks.get(link.remote) is asyncio.current_task():
@@ -254,20 +268,9 @@ class Mesh:
                 self._served.pop(link.remote, None)
                 if not link.open:  # not replaced by a newer link to the same peer
                     self.book.forget(link.remote)
-                    self._vv_replied.pop(link.remote, None)
-                    self._asked.pop(link.remote, None)
                     self._links_changed()
                     for cb in self.on_link_lost:
                         cb(link.remote)
-
-    def _vv_digest(self) -> bytes:
-        """Our summary digest, recomputed when the ledger grew (or once per period: the
-        ledger can change without growing only when the fork cap swaps a forked event)."""
-        ledger, now = self.ledger.ledger, asyncio.get_running_loop().time()
-        cached = self._digest
-        if cached is None or cached[0] != len(ledger) or now - cached[1] > self.resync_s:
-            cached = self._digest = (len(ledger), now, vv_digest(ledger))
-        return cached[2]
 
     async def _advertise_to(self, link: PeerLink, advert: PeerAdvert, *, periodic: bool) -> None:
         current = advert.listing(self.open_peers(), link.remote)
@@ -311,28 +314,47 @@ class Mesh:
             self._readvertise = asyncio.get_running_loop().call_later(soonest / 1000, again)
 
     async def _handle(
-        self, link: PeerLink, sync: LedgerSync, parts: Reassembly, data: bytes
+        self, link: PeerLink, sync: LedgerSync, recon: Recon, parts: Reassembly, data: bytes
     ) -> None:
         try:
             frame = parse(data)
         except WireError as exc:
             await self._penalise(link, f"bad frame: {exc}")
             return
-        if isinstance(frame, VersionVector):
-            for out in sync.on_version_vector(frame):
-                await link.send(out)
-        elif isinstance(frame, Events):
+        if isinstance(frame, Events):
             rejected = sync.report.rejected
             now = now_ms()
             await self._accept(link, sync.retry(now), reply=True)  # held since: to all
             fresh = sync.on_events(frame, now)
-            for _ in range(sync.report.rejected - rejected):  # early events are not counted
-                await self._penalise(link, f"bad event: {sync.report.last_error}")
-            # a reply to our vector was not flooded by its sender: pass it on to all
-            asked = self._asked.get(link.remote)
-            await self._accept(
-                link, fresh, reply=asked is not None and now_loop() - asked < SYNC_REPLY_WINDOW_S
-            )
+            await self._count_rejected(link, sync, rejected)
+            await self._accept(link, fresh, reply=False)
+        elif isinstance(frame, Reply):
+            rejected = sync.report.rejected
+            fresh, asks = recon.on_reply(frame, now_ms())
+            await self._count_rejected(link, sync, rejected)
+            if fresh:  # pulled, not flooded: if recent, the other links get a summary soon
+                now = now_ms()
+                if any(now - e.ts < RECENT_MS for e in fresh):
+                    self._pulled += 1
+                await self._accept(link, fresh, reply=False, flood=False)
+            for ask in asks:
+                await link.send(ask)
+            self._check_synced(link.remote, recon)
+        elif isinstance(frame, Summary):
+            self.book.confirm(link.remote, frame.peers, now_ms())
+            for out in recon.on_summary(frame, now_ms()):
+                await link.send(out)
+            self._check_synced(link.remote, recon)
+        elif isinstance(frame, Buckets):
+            for out in recon.on_buckets(frame):
+                await link.send(out)
+        elif isinstance(frame, Entries):
+            for out in recon.on_entries(frame, now_ms()):
+                await link.send(out)
+            self._check_synced(link.remote, recon)
+        elif isinstance(frame, Want):
+            for out in recon.on_want(frame):
+                await link.send(out)
         elif isinstance(frame, Direct):
             if self.on_direct is not None:
                 await self.on_direct(frame.body, link)
@@ -352,21 +374,17 @@ class Mesh:
             nxt = frame.forwarded()
             if nxt is not None:
                 await self._flood(nxt.frame(), came_from=link.remote)
-        elif isinstance(frame, Summary):
-            self.book.confirm(link.remote, frame.peers, now_ms())
-            loop_now = asyncio.get_running_loop().time()
-            last = self._vv_replied.get(link.remote)
-            if frame.vv != self._vv_digest() and (
-                last is None or loop_now - last >= min(5.0, self.resync_s / 2)
-            ):
-                self._vv_replied[link.remote] = loop_now
-                self._asked[link.remote] = loop_now
-                for out in sync.hello():  # we differ: the full vector, to get what we lack
-                    await link.send(out)
         elif isinstance(frame, Peers):
             self.book.learn(link.remote, frame.keys, now_ms())
         elif isinstance(frame, Fwd):
             await self._on_fwd(link, frame, data)
+
+    def _check_synced(self, peer: bytes, recon: Recon) -> None:
+        """Tell `on_synced` once we hold all `peer` showed it holds of our own chain."""
+        if self.on_synced and recon.watch_synced():
+            recon.watch = None  # once per link
+            for synced in self.on_synced:
+                synced(peer)
 
     async def _on_fwd(self, link: PeerLink, fwd: Fwd, data: bytes) -> None:
         decision = self.router.on_fwd(fwd, link.remote, now_ms(), set(self.open_peers()))
@@ -391,16 +409,30 @@ class Mesh:
         """Each scored peer's misbehaviour score now (see `Penalties`)."""
         return self.penalties.scores(now_ms())
 
-    async def _accept(self, link: PeerLink, fresh: list[Event], *, reply: bool) -> None:
-        """Persist new events from `link`, pass them on, tell the listeners."""
+    async def _count_rejected(self, link: PeerLink, sync: LedgerSync, before: int) -> None:
+        for _ in range(sync.report.rejected - before):  # early events are not counted
+            await self._penalise(link, f"bad event: {sync.report.last_error}")
+        # events refused by admission are not the sender's fault one by one (it may hold
+        # another state), but an honest peer passes on few: many cost it a point each
+        report = sync.report
+        while report.refused - report.refused_scored >= REFUSALS_A_POINT:
+            report.refused_scored += REFUSALS_A_POINT
+            await self._penalise(link, f"{REFUSALS_A_POINT} refused: {report.last_refusal}")
+
+    async def _accept(
+        self, link: PeerLink, fresh: list[Event], *, reply: bool, flood: bool = True
+    ) -> None:
+        """Persist new events from `link`, pass them on (unless pulled), tell the
+        listeners."""
         if not fresh:
             return
         try:
             self.ledger.store.append_events(fresh)
         except StoreError as exc:  # a full disk: they are valid, pass them on all the same
             log.warning("could not store %d events from a peer: %s", len(fresh), exc)
-        frame_out = Events(tuple(e.raw for e in fresh)).frame()
-        await self._flood(frame_out, came_from=link.remote, prune=not reply)
+        if flood:
+            frame_out = Events(tuple(e.raw for e in fresh)).frame()
+            await self._flood(frame_out, came_from=link.remote, prune=not reply)
         for cb in self.on_new_events:
             cb(fresh)
 

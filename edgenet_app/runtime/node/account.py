@@ -11,6 +11,7 @@ from ...core.events import Event, GenesisGrant, Stake, Uptime
 from ...core.genesis import Genesis
 from ...core.identity import Identity
 from ..store.ledger_store import LedgerStore
+from ..store.store import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -44,15 +45,23 @@ class Account:
     def claim_genesis_grant(self) -> None:
         me = self.identity.public_key
         acct = self.ledger.ledger.state.accounts.get(me)
+        if me in self.ledger.learning:  # its chain is not known here yet: later
+            return
         if self.genesis.grant_for(me) and not (acct and acct.genesis_claimed):
-            self.ledger.append(self.identity, GenesisGrant())
+            try:
+                ev = self.ledger.append(self.identity, GenesisGrant())
+            except (LedgerError, StoreError) as exc:  # a full disk, say: tried again later
+                log.warning("could not claim the genesis grant: %s", exc)
+                return
             log.info("claimed the genesis grant")
+            self._publish([ev])
 
     def online(self, now: int) -> None:
         """The node is connected: uptime counts from now."""
         self.started_ms = self._last_uptime_claim_ms = now
 
     def upkeep(self, now: int) -> None:
+        self.claim_genesis_grant()
         self.maybe_stake()
         self.maybe_claim_uptime(now)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from ...core.events import Settlement
+from ...core.events import payments
 from ...core.ledger import Ledger
 from ...core.status import NodeHistory, TaskEntry
 from ..store.store import Store, StoreError, TaskRecord
@@ -44,9 +44,10 @@ class History:
             for r in self.store.task_history(max(0, min(limit, 1000)))
         )
         paid = sorted(
-            (ev.ts, ev.body.amount)
+            (ev.ts, pay.amount)
             for ev in self.ledger.events()
-            if isinstance(ev.body, Settlement) and ev.body.worker == self.me
+            for pay in payments(ev.body)
+            if pay.worker == self.me
         )
         earnings: list[tuple[int, int]] = []
         total = 0

@@ -52,6 +52,8 @@ TICK_S = 0.1
 IDLE_TICK_S = 1.0
 UPKEEP_MS = 2_000  # activity, links, stake and uptime are reviewed this often
 HAND_BACK_ON_STOP_S = 2.0
+# a node whose chain is not in its store waits this long at start for a peer to show it
+LEARN_HEAD_ON_START_S = 10.0
 
 __all__ = ["Node", "NodeError", "SubmitResult"]
 
@@ -79,6 +81,7 @@ class Node:
         )
         self._ticker: asyncio.Task[None] | None = None
         self._last_upkeep_ms = 0
+        self._head_learned = asyncio.Event()
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -89,6 +92,12 @@ class Node:
         self.notifier.me = self.identity.public_key
         self.store = Store.open(paths.store_path(paths.ensure_private_dir(self.data_dir)))
         self.ledger = LedgerStore(self.store, self.genesis)
+        if not self.ledger.confirm_own_chain(self.identity, created=created):
+            log.warning(
+                "identity %s has no ledger chain in this store (a restored key or a new "
+                "store): it will sign nothing until a peer shows its latest event",
+                self.identity.node_id,
+            )
         self.activity.restore(MetaValue(self.store, PAUSE_META, "the pause"))
         self.account = Account(
             self.identity,
@@ -117,6 +126,7 @@ class Node:
         hub = PeerHub(relay, ice_servers=self.options.ice_servers)
         self.mesh = mesh = Mesh(hub, self.ledger, on_direct=self._on_direct)
         mesh.on_new_events.append(self.notifier.ledger_events)
+        mesh.on_synced.append(self._on_synced)
         try:
             self._wire_services(self.identity, self.ledger, self.store, self.pool, mesh)
         except BaseException:
@@ -126,10 +136,27 @@ class Node:
         self.account.online(now_ms())
         assert self.links is not None
         self.links.dial_first()
+        if self.identity.public_key in self.ledger.learning:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._head_learned.wait(), LEARN_HEAD_ON_START_S)
         self.activity.update()
         self.account.maybe_stake()
         self._ticker = asyncio.create_task(self._tick_loop())
         self.background.spawn(self.links.keep_relay())
+
+    def _on_synced(self, peer: bytes) -> None:
+        """In sync with `peer`: what it holds of our chain, we hold too."""
+        assert self.ledger is not None and self.identity is not None
+        if self.ledger.head_learned(self.identity.public_key):
+            head = self.ledger.ledger.head(self.identity.public_key)
+            log.info(
+                "learned this identity's chain from %s (latest event #%d): signing again",
+                node_id_of(peer),
+                head.seq if head else 0,
+            )
+            self._head_learned.set()
+            if self.account is not None:
+                self.account.claim_genesis_grant()
 
     def _wire_services(
         self, identity: Identity, ledger: LedgerStore, store: Store, pool: WorkerPool, mesh: Mesh
@@ -192,6 +219,10 @@ class Node:
                 await asyncio.wait_for(
                     self.contributor.hand_back("the node is shutting down"), HAND_BACK_ON_STOP_S
                 )
+        if self.submitter is not None:  # pay what is queued before the links close
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.submitter.settler.flush(), HAND_BACK_ON_STOP_S)
+            self.submitter.settler.close()
         self.background.cancel_all()
         if self.submitter is not None:
             self.submitter.cancel_all()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from ...core.events import Event, Settlement
+from ...core.events import Event, payments
 from ...core.identity import node_id_of
 from ...core.notifications import CreditNote, LedgerNote, Notification
 
@@ -43,6 +43,6 @@ class Notifier:
         each settlement paying this node."""
         for ev in events:
             self.emit(LedgerNote(ev.body.KIND, ev.id.hex(), node_id_of(ev.author)))
-            body = ev.body
-            if isinstance(body, Settlement) and body.worker == self.me:
-                self.emit(CreditNote(body.amount, body.task.hex(), node_id_of(ev.author)))
+            for pay in payments(ev.body):
+                if pay.worker == self.me:
+                    self.emit(CreditNote(pay.amount, pay.task.hex(), node_id_of(ev.author)))

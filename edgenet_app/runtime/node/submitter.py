@@ -14,7 +14,7 @@ from typing import Any
 
 from ...core import economics as econ
 from ...core.errors import LedgerError, NodeError
-from ...core.events import Event, Settlement, Slash
+from ...core.events import Event, Slash
 from ...core.genesis import Genesis
 from ...core.identity import Identity, node_id_of
 from ...core.spotcheck import KnownAnswer
@@ -40,6 +40,7 @@ from .meta import MetaValue
 from .notify import Notifier
 from .outbox import deliver
 from .placement import COLLECTION_KINDS, Placement
+from .settle import Settler
 from .spotchecks import SpotChecks
 
 log = logging.getLogger(__name__)
@@ -105,7 +106,10 @@ class Submitter:
         self._history, self._counters, self._publish = history, counters, publish
         self._bg, self._clock = background, clock
         self.flows: dict[bytes, tuple[SubmitterFlow, asyncio.Future[Verdict]]] = {}
-        self.reserved = 0  # budgets of tasks in flight (micro-credits)
+        self.in_flight = 0  # budgets of tasks in flight (micro-credits)
+        self.settler = Settler(
+            identity, ledger, publish=publish, background=background, clock=clock
+        )
         self._claims_in = TokenBucket()  # claims per worker
         self.spot_checks = SpotChecks(
             ledger.ledger,
@@ -152,6 +156,11 @@ class Submitter:
             raise NodeError(
                 f"the task costs up to {econ.format_credits(budget)} credits; "
                 f"--max-credits is {econ.format_credits(request.max_credits)}"
+            )
+        if self.identity.public_key in self.ledger.learning:
+            raise NodeError(
+                "this identity's ledger chain is still being learned from peers (a restored "
+                "key or a new store); tasks can be paid for once a peer has shown it"
             )
         available = self.spendable()
         if budget > available:
@@ -241,14 +250,14 @@ class Submitter:
         self.flows[task_id] = (flow, fut)
         if known is None:
             self._counters.tasks_submitted += 1
-        self.reserved += budget
+        self.in_flight += budget
         started = self._clock()
         try:
             await self._perform(flow.start(started), flow)
             verdict = await asyncio.wait_for(fut, t.timeout_s + 5)
             cost = await self._settle(t.kind, verdict)
         finally:
-            self.reserved -= budget
+            self.in_flight -= budget
             self.flows.pop(task_id, None)
         self._history.record(
             TaskRecord(
@@ -316,19 +325,16 @@ class Submitter:
             elif isinstance(action, Rejected):
                 log.info("rejected: %s", action.reason)
 
+    @property
+    def reserved(self) -> int:
+        """What this node may not spend otherwise: budgets of tasks in flight, and payments
+        queued for the next settlements batch (micro-credits)."""
+        return self.in_flight + self.settler.pending
+
     async def _settle(self, kind: str, verdict: Verdict) -> int:
-        events, cost = [], 0
-        for pay in verdict.payments:
-            try:
-                events.append(
-                    self.ledger.append(
-                        self.identity,
-                        Settlement(verdict.task, pay.worker, pay.amount, pay.cpu_ms, kind),
-                    )
-                )
-                cost += pay.amount
-            except (LedgerError, StoreError) as exc:  # StoreError: a full disk, say
-                log.warning("could not settle with %s: %s", node_id_of(pay.worker), exc)
+        """Queue the payments (written in a batch, `Settler`) and slash what is provable."""
+        cost = await self.settler.pay(kind, verdict)
+        events: list[Event] = []
         for dissent in verdict.dissenters:
             if not dissent.evidence:
                 log.info("%s dissented without provable evidence", node_id_of(dissent.worker))

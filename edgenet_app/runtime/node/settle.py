@@ -1,0 +1,124 @@
+"""Batched settlements: this node's task payments, written as few `settlements` events.
+
+A verified task's payments are queued and written together: at once while the author's
+rate bucket is well filled (a quiet submitter pays at once), else once per SETTLE_EVERY_S
+(a busy one pays up to MAX_BATCH_ITEMS workers an event, at the rate the ledger allows).
+What is queued stays reserved, so nothing else spends it meanwhile. A batch the disk
+cannot take stays queued and is retried; one the rules refuse (it cannot happen while
+the reservation holds) is split, so one bad item never holds back the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from ...core import economics as econ
+from ...core.errors import LedgerError
+from ...core.events import Event, Pay, Settlements
+from ...core.identity import Identity, node_id_of
+from ...core.taskflow import Verdict
+from ..store.ledger_store import LedgerStore
+from ..store.store import StoreError
+from .background import Background
+
+log = logging.getLogger(__name__)
+
+SETTLE_EVERY_S = 10.0  # the rate bucket refills one event every 10 s (360 an hour)
+# while the bucket holds more than this many events, a batch is written at once
+QUIET_TOKENS = econ.AUTHOR_EVENTS_PER_HOUR // 2
+
+
+class Settler:
+    def __init__(
+        self,
+        identity: Identity,
+        ledger: LedgerStore,
+        *,
+        publish: Callable[[list[Event]], Awaitable[None]],
+        background: Background,
+        clock: Callable[[], int],
+        every_s: float = SETTLE_EVERY_S,
+    ) -> None:
+        self.identity, self.ledger = identity, ledger
+        self._publish, self._bg, self._clock = publish, background, clock
+        self.every_s = every_s
+        self.queue: list[Pay] = []
+        self.pending = 0  # micro-credits queued, not yet written (reserved)
+        self._timer: asyncio.TimerHandle | None = None
+        self._writing = False
+
+    async def pay(self, kind: str, verdict: Verdict) -> int:
+        """Queue a verdict's payments, and write them at once if the rate allows (else
+        within SETTLE_EVERY_S); returns what they cost."""
+        cost = 0
+        for p in verdict.payments:
+            self.queue.append(Pay(verdict.task, p.worker, p.amount, p.cpu_ms, kind))
+            cost += p.amount
+        self.pending += cost
+        if self.queue:
+            if self._quiet() and self._timer is None:
+                await self.flush()
+            else:
+                self._schedule(self.every_s)
+        return cost
+
+    def _tokens(self) -> int:
+        """Events the ledger lets this node write now (its rate bucket)."""
+        acct = self.ledger.ledger.state.accounts.get(self.identity.public_key)
+        return acct.tokens_at(self._clock()) // econ.HOUR_MS if acct else 0
+
+    def _quiet(self) -> bool:
+        return self._tokens() > QUIET_TOKENS
+
+    def _schedule(self, delay: float) -> None:
+        if self._timer is not None or self._writing:
+            return
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(delay, self._fire)
+
+    def _fire(self) -> None:
+        self._timer = None
+        self._bg.spawn(self.flush())
+
+    async def flush(self) -> list[Event]:
+        """Write what is queued now (up to MAX_BATCH_ITEMS an event) and publish it."""
+        if self._writing:
+            return []
+        self._writing = True
+        written: list[Event] = []
+        try:
+            while self.queue and self._tokens() >= 1:
+                batch = self.queue[: econ.MAX_BATCH_ITEMS]
+                try:
+                    written += self._write(batch)
+                except StoreError as exc:
+                    log.warning("cannot write settlements (%d queued): %s", len(self.queue), exc)
+                    break
+                del self.queue[: len(batch)]
+                self.pending -= sum(p.a for p in batch)
+                if not self._quiet():
+                    break
+        finally:
+            self._writing = False
+        if self.queue:
+            self._schedule(self.every_s)
+        if written:
+            await self._publish(written)
+        return written
+
+    def _write(self, batch: list[Pay]) -> list[Event]:
+        try:
+            return [self.ledger.append(self.identity, Settlements(tuple(batch)))]
+        except LedgerError as exc:
+            if len(batch) == 1:
+                log.warning("could not settle with %s: %s", node_id_of(batch[0].w), exc)
+                return []
+        half = len(batch) // 2  # one bad item must not hold back the rest
+        return self._write(batch[:half]) + self._write(batch[half:])
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
