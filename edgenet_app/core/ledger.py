@@ -18,6 +18,8 @@ replicas holding the same events have the same root and the same balances.
 
 from __future__ import annotations
 
+import bisect
+import copy
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -31,6 +33,9 @@ from .ledger_state import Balance, LedgerState
 from .merkle import merkle_root
 
 MAX_FORKS_KEPT = 2
+# events applied on top of a kept base state: one that arrives late but sorts among them
+# costs a replay of these, not of the whole history
+REORDER_WINDOW = 256
 MAX_AFTER_FORK = 64  # events of a forked chain kept past its last valid one (see `admit`)
 
 
@@ -47,6 +52,11 @@ class Refused:
 ADDED = "added"
 HELD = "held"  # already held: nothing to do
 Admission = Refused | str
+
+
+def _key(event: Event) -> tuple[int, bytes, int]:
+    """The canonical order: timestamp, then author, then seq."""
+    return (event.ts, event.author, event.seq)
 
 
 @dataclass(frozen=True)
@@ -66,6 +76,8 @@ class Ledger:
         self._events: dict[bytes, dict[int, list[Event]]] = {}
         self._ids: set[bytes] = set()
         self._state: LedgerState | None = None
+        self._base: LedgerState | None = None  # the state before `_tail`
+        self._tail: list[Event] = []  # applied on `_base`, in canonical order, to make `_state`
         self._heads: dict[bytes, Event] = {}  # author -> last event of its valid chain
         self._broken: set[bytes] = set()  # authors whose chain is cut (fork or bad link)
         self.sync_index = SyncIndex(self._events)  # summaries for anti-entropy
@@ -189,6 +201,10 @@ class Ledger:
     # -- incremental state maintenance ---------------------------------------------------
 
     def _on_new(self, event: Event, slot_size: int) -> None:
+        """Keep the state current: an event that extends its author's chain is applied on
+        top if it sorts last; if it sorts earlier but after the base (within the last
+        REORDER_WINDOW or so events, as gossip reorders them), the tail is replayed on a
+        copy of the base; anything else leaves the state to be rebuilt when next needed."""
         state = self._state
         head = self._heads.get(event.author)
         extends = (
@@ -199,11 +215,26 @@ class Ledger:
             and event.ts >= (head.ts if head else self.genesis.created_ms)
             and event.seq + 1 not in self._events[event.author]
         )
-        if state is not None and extends and (event.ts, event.author, event.seq) > state.last_key:
-            self._heads[event.author] = event
+        key = _key(event)
+        if state is None or not extends:
+            self._state = self._base = None
+            return
+        self._heads[event.author] = event
+        if key > state.last_key:
             state.apply(event)
+            self._tail.append(event)
+            if len(self._tail) > 2 * REORDER_WINDOW and self._base is not None:
+                for old in self._tail[:REORDER_WINDOW]:  # the base catches up
+                    self._base.apply(old)
+                del self._tail[:REORDER_WINDOW]
+        elif self._base is not None and key > self._base.last_key:
+            bisect.insort(self._tail, event, key=_key)
+            state = copy.deepcopy(self._base)
+            for ev in self._tail:
+                state.apply(ev)
+            self._state = state
         else:
-            self._state = None
+            self._state = self._base = None
 
     def _rebuild(self) -> LedgerState:
         heads: dict[bytes, Event] = {}
@@ -222,11 +253,17 @@ class Ledger:
                 valid.append(ev)
                 heads[author] = ev
                 prev_id, prev_ts, seq = ev.id, ev.ts, seq + 1
-        valid.sort(key=lambda e: (e.ts, e.author, e.seq))
-        state = LedgerState(self.genesis)
-        for ev in valid:
+        valid.sort(key=_key)
+        split = max(0, len(valid) - REORDER_WINDOW)
+        base = LedgerState(self.genesis)
+        for ev in valid[:split]:
+            base.apply(ev)
+        state = copy.deepcopy(base)
+        tail = valid[split:]
+        for ev in tail:
             state.apply(ev)
         self._heads, self._broken, self._state = heads, broken, state
+        self._base, self._tail = base, tail
         return state
 
     @property
