@@ -1,6 +1,12 @@
 """Ledger benchmark: verify and merge 10,000 signed events from 100 authors.
 
     python benchmarks/ledger.py [--authors 100] [--events 10000] [--repeat 3]
+    python benchmarks/ledger.py --scale [--tasks 1000000] [--json]
+
+`--scale` simulates a network history of `--tasks` tasks (signed, batched as the nodes
+batch them) and measures a node living with it: see benchmarks/_scale.py. With `--json`
+its last line is one JSON object (network_tasks, events_per_task, node_rss_mb, start_s,
+store_mb, join_s, join_copies, antientropy_ms, and the targets).
 
 Prints events/s for decode+verify+merge (target ≥ 5,000/s), PyNaCl's raw verify rate
 for comparison, the time to compute balances and the state root, and peak memory.
@@ -74,7 +80,17 @@ def main() -> None:
     ap.add_argument("--authors", type=int, default=100)
     ap.add_argument("--events", type=int, default=10_000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--scale", action="store_true", help="the seed-scale history (slow)")
+    ap.add_argument("--tasks", type=int, default=1_000_000)
+    ap.add_argument("--submitters", type=int, default=20)
+    ap.add_argument("--workers", type=int, default=80)
+    ap.add_argument("--tasks-per-min", type=int, default=1_000)
+    ap.add_argument("--redundancy", type=int, default=3)
+    ap.add_argument("--json", action="store_true", help="end with one JSON line")
     args = ap.parse_args()
+    if args.scale:
+        scale(args)
+        return
 
     t = time.perf_counter()
     genesis, raws = make_history(args.authors, args.events)
@@ -133,6 +149,29 @@ def main() -> None:
         f"multiplier {ledger.multiplier():.4f}, "
         f"supply {econ.format_credits(ledger.state.total_supply)} credits"
     )
+
+
+def scale(args: argparse.Namespace) -> None:
+    import json
+    import tempfile
+    from pathlib import Path
+
+    from _scale import run
+
+    with tempfile.TemporaryDirectory() as tmp:
+        result = run(
+            args.tasks,
+            args.submitters,
+            args.workers,
+            args.tasks_per_min,
+            args.redundancy,
+            Path(tmp),
+        )
+    if not args.json:
+        for key, value in result.items():
+            print(f"{key}: {value}")
+        return
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ another network are refused.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from typing import Self
@@ -71,9 +72,13 @@ class Genesis(Record):
         except SignatureError:
             raise SchemaError("sig", "the creator's signature does not verify") from None
 
-    @property
+    @functools.cached_property
     def network_id(self) -> bytes:
         return hashlib.blake2b(self.body.encode(), digest_size=32, person=b"edgenet-net").digest()
+
+    @functools.cached_property
+    def _grants(self) -> dict[str, int]:
+        return {g.node_id: g.amount for g in self.body.grants}
 
     @property
     def name(self) -> str:
@@ -85,11 +90,7 @@ class Genesis(Record):
 
     def grant_for(self, public_key: bytes) -> int:
         """Micro-credits granted to the node with this public key (0 if none)."""
-        nid = node_id_of(public_key)
-        for grant in self.body.grants:
-            if grant.node_id == nid:
-                return grant.amount
-        return 0
+        return self._grants.get(node_id_of(public_key), 0)
 
     @property
     def total_granted(self) -> int:

@@ -15,7 +15,7 @@ from edgenet_app.core.events import Event, GenesisGrant, Settlements, Transfer
 from edgenet_app.core.taskflow import Verdict
 from edgenet_app.core.taskflow.common import Payment
 from edgenet_app.runtime.node.background import Background
-from edgenet_app.runtime.node.settle import QUIET_TOKENS, Settler
+from edgenet_app.runtime.node.settle import Settler
 from edgenet_app.runtime.store.ledger_store import LedgerStore
 from edgenet_app.runtime.store.store import StoreError
 
@@ -42,23 +42,30 @@ async def test_a_busy_submitter_pays_many_tasks_in_one_event(tmp_path: Path) -> 
     async def publish(events: list[Event]) -> None:
         published.extend(events)
 
-    settler = Settler(A, ledger, publish=publish, background=Background(), clock=now, every_s=0.2)
+    settler = Settler(A, ledger, publish=publish, background=Background(), clock=now, every_s=0.3)
     # a quiet submitter: paid at once, one event per task
     await settler.pay("embedding", verdict(0))
     assert [len(e.body.items) for e in published if isinstance(e.body, Settlements)] == [3]
-    # busy: the bucket is drawn down below the quiet level
-    while ledger.ledger.state.accounts[A.public_key].tokens_at(now()) > QUIET_TOKENS * econ.HOUR_MS:
-        ledger.append(A, Transfer(B.public_key, 1))
+    # busy: what comes within the period waits for it, and goes in one event
     published.clear()
     before = ledger.ledger.balance(A.public_key, now()).available
     for n in range(1, 41):
         await settler.pay("embedding", verdict(n))
     assert published == [] and settler.pending == 40 * 3 * M // 10  # queued and reserved
-    await asyncio.sleep(0.5)
+    await asyncio.sleep(0.6)
     batches = [e for e in published if isinstance(e.body, Settlements)]
     assert [len(e.body.items) for e in batches] == [120]
     assert settler.pending == 0
     assert ledger.ledger.balance(A.public_key, now()).available == before - 12 * M
+    # quiet again: the first is paid at once; of the rest, more than a batch holds goes
+    # a period later in full batches, and what is left a period after that
+    await asyncio.sleep(0.5)  # a period and more since the last batch
+    published.clear()
+    for n in range(41, 41 + 50):
+        await settler.pay("embedding", verdict(n))
+    await asyncio.sleep(1.0)
+    sizes = [len(e.body.items) for e in published if isinstance(e.body, Settlements)]
+    assert sizes == [3, econ.MAX_BATCH_ITEMS, 49 * 3 - econ.MAX_BATCH_ITEMS]
     ledger.close()
 
 

@@ -1,8 +1,10 @@
 """Batched settlements: this node's task payments, written as few `settlements` events.
 
-A verified task's payments are queued and written together: at once while the author's
-rate bucket is well filled (a quiet submitter pays at once), else once per SETTLE_EVERY_S
-(a busy one pays up to MAX_BATCH_ITEMS workers an event, at the rate the ledger allows).
+A verified task's payments are queued and written together: at once if no batch was
+written in the last SETTLE_EVERY_S (a quiet submitter pays at once), else SETTLE_EVERY_S
+after the last one (a busy one pays up to MAX_BATCH_ITEMS workers an event, one event a
+period: at 10 tasks a minute of redundancy 3, one event per 5 tasks; far below the rate
+the ledger allows an author).
 What is queued stays reserved, so nothing else spends it meanwhile. A batch the disk
 cannot take stays queued and is retried; one the rules refuse (it cannot happen while
 the reservation holds) is split, so one bad item never holds back the rest.
@@ -25,9 +27,7 @@ from .background import Background
 
 log = logging.getLogger(__name__)
 
-SETTLE_EVERY_S = 10.0  # the rate bucket refills one event every 10 s (360 an hour)
-# while the bucket holds more than this many events, a batch is written at once
-QUIET_TOKENS = econ.AUTHOR_EVENTS_PER_HOUR // 2
+SETTLE_EVERY_S = 30.0  # at most one batch a period (the ledger allows one every 10 s)
 
 
 class Settler:
@@ -45,6 +45,7 @@ class Settler:
         self._publish, self._bg, self._clock = publish, background, clock
         self.every_s = every_s
         self.queue: list[Pay] = []
+        self._last_write = -float("inf")  # loop time of the last batch written
         self.pending = 0  # micro-credits queued, not yet written (reserved)
         self._timer: asyncio.TimerHandle | None = None
         self._writing = False
@@ -58,10 +59,11 @@ class Settler:
             cost += p.amount
         self.pending += cost
         if self.queue:
-            if self._quiet() and self._timer is None:
+            wait = self._last_write + self.every_s - asyncio.get_running_loop().time()
+            if wait <= 0 and self._timer is None:
                 await self.flush()
             else:
-                self._schedule(self.every_s)
+                self._schedule(max(0.0, wait))
         return cost
 
     def _tokens(self) -> int:
@@ -69,8 +71,6 @@ class Settler:
         acct = self.ledger.ledger.state.accounts.get(self.identity.public_key)
         return acct.tokens_at(self._clock()) // econ.HOUR_MS if acct else 0
 
-    def _quiet(self) -> bool:
-        return self._tokens() > QUIET_TOKENS
 
     def _schedule(self, delay: float) -> None:
         if self._timer is not None or self._writing:
@@ -98,8 +98,9 @@ class Settler:
                     break
                 del self.queue[: len(batch)]
                 self.pending -= sum(p.a for p in batch)
-                if not self._quiet():
-                    break
+                self._last_write = asyncio.get_running_loop().time()
+                if len(self.queue) < econ.MAX_BATCH_ITEMS:
+                    break  # a full batch more may go now; a part one waits its period
         finally:
             self._writing = False
         if self.queue:
