@@ -1,8 +1,8 @@
 """Attack: identities are free, so write with 10,000 of them. An attacker (its own identity,
 a real WebRTC link through the relay to a real `edgenet node`) sends events signed by
 10,000 fresh identities, each at seq 1: a genesis grant the genesis does not give, a
-referral, a transfer of credits it never had. Writing costs a credit (DESIGN.md,
-"Admission"): the victim must store none of them and pass none on, the honest links
+referral, a transfer of credits it never had. Writing costs a credit (`Ledger.admit`,
+core/ledger.py): the victim must store none of them and pass none on, the honest links
 around it must stay up, the attacker's link must be cut (it passes on nothing but refused
 events), and afterwards a newcomer must sync the ledger and a task with three workers must
 verify."""

@@ -2,9 +2,9 @@
 genesis) claims its grant honestly over a real WebRTC link to a real `edgenet node`, then
 sends 100,000 distinct, authentic events that no replica may apply: transfers at its next
 seq, each of more than it holds (different amounts and stamps), then events with broken
-signatures. Admission (DESIGN.md, "Admission") must store none and pass none on, the
-attacker's link must be cut, the victim's memory must stay modest, and the victim must keep
-working: paying for a task and working on one afterwards."""
+signatures. Admission (`Ledger.admit`) must store none and pass none on, the attacker's
+link must be cut, the victim's memory must stay modest, and the victim must keep working:
+paying for a task and working on one afterwards."""
 
 from __future__ import annotations
 

@@ -4,9 +4,9 @@ with `edgenet identity export`, stops the node and imports the key into a fresh 
 with `edgenet identity import` (a new machine, a lost disk). The restored node holds none
 of its own chain: were it to sign at once, it would claim its grant again and sign at seqs
 the network already holds, a fork any peer could prove and slash. It must sign nothing
-until a peer has shown it its chain (DESIGN.md, "Ledger"; `LedgerStore.learning`), then go
-on from the old head: no equivocation in any ledger, its new events extending the old
-head, every replica agreeing on the balances.
+until a peer has shown it its chain (`LedgerStore.learning`), then go on from the old head:
+no equivocation in any ledger, its new events extending the old head, every replica
+agreeing on the balances.
 
 Two ways: restored while its peers are up, and restored while none is (the relay up, every
 peer stopped), where it must refuse to pay for a task, saying why, until they come back."""
