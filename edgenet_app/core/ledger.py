@@ -78,6 +78,7 @@ class Ledger:
         self._state: LedgerState | None = None
         self._base: LedgerState | None = None  # the state before `_tail`
         self._tail: list[Event] = []  # applied on `_base`, in canonical order, to make `_state`
+        self._stale = False  # `_state` has events applied out of canonical order
         self._heads: dict[bytes, Event] = {}  # author -> last event of its valid chain
         self._broken: set[bytes] = set()  # authors whose chain is cut (fork or bad link)
         self.sync_index = SyncIndex(self._events)  # summaries for anti-entropy
@@ -128,7 +129,7 @@ class Ledger:
         self._check_arrival(event, now_ms)
         if event.id in self._ids:
             return HELD
-        state = self.state
+        state = self._admission_state()
         author = event.author
         head = self._heads.get(author)
         head_seq = head.seq if head else 0
@@ -222,11 +223,12 @@ class Ledger:
         self._heads[event.author] = event
         if key > state.last_key:
             state.apply(event)
-            self._tail.append(event)
-            if len(self._tail) > 2 * REORDER_WINDOW and self._base is not None:
-                for old in self._tail[:REORDER_WINDOW]:  # the base catches up
-                    self._base.apply(old)
-                del self._tail[:REORDER_WINDOW]
+            if self._base is not None:
+                self._tail.append(event)
+                if len(self._tail) > 2 * REORDER_WINDOW:
+                    for old in self._tail[:REORDER_WINDOW]:  # the base catches up
+                        self._base.apply(old)
+                    del self._tail[:REORDER_WINDOW]
         elif self._base is not None and key > self._base.last_key:
             bisect.insort(self._tail, event, key=_key)
             state = copy.deepcopy(self._base)
@@ -234,7 +236,12 @@ class Ledger:
                 state.apply(ev)
             self._state = state
         else:
-            self._state = self._base = None
+            # far out of order (a newcomer pulls one author's chain after another): applied
+            # in arrival order for admission's sake, and rebuilt in canonical order when the
+            # state is next asked for, once, not once per event
+            state.apply(event, provisional=True)
+            self._stale = True
+            self._base, self._tail = None, []
 
     def _rebuild(self) -> LedgerState:
         heads: dict[bytes, Event] = {}
@@ -263,11 +270,19 @@ class Ledger:
         for ev in tail:
             state.apply(ev)
         self._heads, self._broken, self._state = heads, broken, state
-        self._base, self._tail = base, tail
+        self._base, self._tail, self._stale = base, tail, False
         return state
 
     @property
     def state(self) -> LedgerState:
+        """The state of the held events in canonical order (rebuilt if it went stale)."""
+        if self._state is None or self._stale:
+            return self._rebuild()
+        return self._state
+
+    def _admission_state(self) -> LedgerState:
+        """What admission checks against: the state as kept, even if some events were
+        applied in arrival order (a bulk catch-up), else rebuilt."""
         return self._state if self._state is not None else self._rebuild()
 
     # -- queries --------------------------------------------------------------------------

@@ -169,13 +169,14 @@ class LedgerState:
 
     # -- applying -----------------------------------------------------------------------
 
-    def apply(self, event: Event) -> str | None:
+    def apply(self, event: Event, *, provisional: bool = False) -> str | None:
         """Apply `event` (which must come after everything applied so far in canonical
-        order). Returns None if it was applied, else the reason it was rejected."""
+        order, unless `provisional`: a state so made is only good for admission, and the
+        ledger rebuilds it). Returns None if it was applied, else why it was rejected."""
         key = (event.ts, event.author, event.seq)
-        if key <= self.last_key:
+        if key <= self.last_key and not provisional:
             raise ValueError("events must be applied in canonical order")
-        self.last_key = key
+        self.last_key = max(key, self.last_key)
         try:
             self._apply(event, commit=False)
         except Rejected as exc:

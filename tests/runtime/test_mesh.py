@@ -116,6 +116,29 @@ async def test_garbage_over_a_data_channel_is_dropped(relay_url: str, tmp_path: 
             await m.hub.close()
 
 
+async def test_a_cut_peer_that_dials_straight_back_is_not_served(
+    relay_url: str, tmp_path: Path
+) -> None:
+    """A link cut at 10 points: a new link from the same peer is closed unread until its
+    score has decayed below the limit (a point a minute)."""
+    a = await make_node(relay_url, A, tmp_path / "a")
+    b = await make_node(relay_url, B, tmp_path / "b")
+    try:
+        link = await a.hub.connect(B.public_key)  # A speaks raw frames, no mesh on its side
+        for _ in range(10):
+            await link.send(b"\xc1")
+        assert await until(lambda: not link.open)
+        again = await a.hub.connect(B.public_key)
+        assert await until(lambda: not again.open)
+        assert B.public_key not in [p for p in a.open_peers()]
+        assert A.public_key not in b.open_peers()
+        assert b.bad_frames.get(A.public_key, 0) >= 10
+    finally:
+        for m in (a, b):
+            await m.close()
+            await m.hub.close()
+
+
 # --- peer exchange and signaling through the mesh ----------------------------------------
 
 

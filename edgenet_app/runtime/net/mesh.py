@@ -111,7 +111,13 @@ class Mesh:
         self._closed = False
 
     async def attach(self, link: PeerLink) -> None:
-        """Start serving a link (accepted or dialed); a link already served is left alone."""
+        """Start serving a link (accepted or dialed); a link already served is left alone.
+        A peer whose score is over the limit is not served until it has decayed below (a
+        cut peer that dials straight back gets nothing read: a point a minute)."""
+        if self.penalties.over_limit(link.remote, now_ms()):
+            log.info("refusing a link from %s: cut, and not yet forgiven", node_id_of(link.remote))
+            await link.close()
+            return
         old = self._tasks.get(link.remote)
         if old is not None and not old.done() and self._served.get(link.remote) is link:
             return
@@ -326,17 +332,17 @@ class Mesh:
             now = now_ms()
             await self._accept(link, sync.retry(now), reply=True)  # held since: to all
             fresh = sync.on_events(frame, now)
+            await self._accept(link, fresh, reply=False)  # before scoring, which may cut it
             await self._count_rejected(link, sync, rejected)
-            await self._accept(link, fresh, reply=False)
         elif isinstance(frame, Reply):
             rejected = sync.report.rejected
             fresh, asks = recon.on_reply(frame, now_ms())
-            await self._count_rejected(link, sync, rejected)
             if fresh:  # pulled, not flooded: if recent, the other links get a summary soon
                 now = now_ms()
                 if any(now - e.ts < RECENT_MS for e in fresh):
                     self._pulled += 1
                 await self._accept(link, fresh, reply=False, flood=False)
+            await self._count_rejected(link, sync, rejected)
             for ask in asks:
                 await link.send(ask)
             self._check_synced(link.remote, recon)

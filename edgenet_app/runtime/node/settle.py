@@ -71,7 +71,6 @@ class Settler:
         acct = self.ledger.ledger.state.accounts.get(self.identity.public_key)
         return acct.tokens_at(self._clock()) // econ.HOUR_MS if acct else 0
 
-
     def _schedule(self, delay: float) -> None:
         if self._timer is not None or self._writing:
             return
