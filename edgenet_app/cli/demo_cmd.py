@@ -192,6 +192,7 @@ async def _run(tmp: Path, n_nodes: int, n_tasks: int, redundancy: int) -> int:
                 f"  task {i + 1:>3}/{n_tasks}  {kind:<17} {'verified' if ok else 'FAILED':<9} "
                 f"{ms:7.0f} ms  {workers} workers  {econ.format_credits(cost)} credits"
             )
+        await node.settle_now()  # the last batch of payments, without waiting its period
         await asyncio.sleep(1.0)  # settlements reach the contributors
         assert node.ledger is not None
         ledger = node.ledger.ledger

@@ -19,7 +19,6 @@ replicas holding the same events have the same root and the same balances.
 from __future__ import annotations
 
 import bisect
-import copy
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -35,7 +34,7 @@ from .merkle import merkle_root
 MAX_FORKS_KEPT = 2
 # events applied on top of a kept base state: one that arrives late but sorts among them
 # costs a replay of these, not of the whole history
-REORDER_WINDOW = 256
+REORDER_WINDOW = 64
 MAX_AFTER_FORK = 64  # events of a forked chain kept past its last valid one (see `admit`)
 
 
@@ -204,7 +203,7 @@ class Ledger:
     def _on_new(self, event: Event, slot_size: int) -> None:
         """Keep the state current: an event that extends its author's chain is applied on
         top if it sorts last; if it sorts earlier but after the base (within the last
-        REORDER_WINDOW or so events, as gossip reorders them), the tail is replayed on a
+        REORDER_WINDOW to twice that many events, as gossip reorders them), the tail is replayed on a
         copy of the base; anything else leaves the state to be rebuilt when next needed."""
         state = self._state
         head = self._heads.get(event.author)
@@ -231,7 +230,7 @@ class Ledger:
                     del self._tail[:REORDER_WINDOW]
         elif self._base is not None and key > self._base.last_key:
             bisect.insort(self._tail, event, key=_key)
-            state = copy.deepcopy(self._base)
+            state = self._base.copy()
             for ev in self._tail:
                 state.apply(ev)
             self._state = state
@@ -265,7 +264,7 @@ class Ledger:
         base = LedgerState(self.genesis)
         for ev in valid[:split]:
             base.apply(ev)
-        state = copy.deepcopy(base)
+        state = base.copy()
         tail = valid[split:]
         for ev in tail:
             state.apply(ev)

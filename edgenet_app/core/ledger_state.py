@@ -10,6 +10,7 @@ minted it, and every burned one in `burned`.
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 from dataclasses import dataclass, field
 
@@ -139,6 +140,22 @@ class LedgerState:
         self.last_key: tuple[int, bytes, int] = (-1, b"", 0)
         self._settled: set[tuple[bytes, bytes, bytes]] = set()
         self._slashed: set[tuple[str, bytes, bytes]] = set()
+
+    def copy(self) -> LedgerState:
+        """An independent copy (cheap: containers of immutable values are copied shallowly,
+        only the accounts, which change in place, one by one)."""
+        other = LedgerState.__new__(LedgerState)
+        other.__dict__.update(self.__dict__)
+        other.accounts = {
+            k: dataclasses.replace(a, locks=list(a.locks), unbonding=list(a.unbonding))
+            for k, a in self.accounts.items()
+        }
+        other.minted = dict(self.minted)
+        other.applied = list(self.applied)
+        other.rejected = dict(self.rejected)
+        other._settled = set(self._settled)
+        other._slashed = set(self._slashed)
+        return other
 
     # -- queries ------------------------------------------------------------------------
 

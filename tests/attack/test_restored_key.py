@@ -168,6 +168,12 @@ async def test_a_restored_key_learns_its_chain_from_its_peers_and_never_forks_it
         owner, workers, old = await first_life(net)
         me = owner.public_key
         restored_dir = restore(net, owner)
+        # stopping wrote what its last settlements batch held, and passed it on
+        old = chain(net, owner.data_dir, me)
+        end = time.monotonic() + 10
+        while any(chain(net, w.data_dir, me) != old for w in workers):
+            assert time.monotonic() < end, "a worker lacks the owner's last event"
+            await asyncio.sleep(0.3)
 
         restored = net.start_node("restored")  # its peers are up: it learns while starting
         assert restored.node_id == owner.node_id

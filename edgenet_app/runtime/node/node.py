@@ -144,6 +144,11 @@ class Node:
         self._ticker = asyncio.create_task(self._tick_loop())
         self.background.spawn(self.links.keep_relay())
 
+    async def settle_now(self) -> None:
+        """Write the payments queued for the next settlements batch now."""
+        if self.submitter is not None:
+            await self.submitter.settler.flush()
+
     def _on_synced(self, peer: bytes) -> None:
         """In sync with `peer`: what it holds of our chain, we hold too."""
         assert self.ledger is not None and self.identity is not None

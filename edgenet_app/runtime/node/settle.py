@@ -3,8 +3,8 @@
 A verified task's payments are queued and written together: at once if no batch was
 written in the last SETTLE_EVERY_S (a quiet submitter pays at once), else SETTLE_EVERY_S
 after the last one (a busy one pays up to MAX_BATCH_ITEMS workers an event, one event a
-period: at 10 tasks a minute of redundancy 3, one event per 5 tasks; far below the rate
-the ledger allows an author).
+period: at 50 tasks a minute, one event per 12.5 tasks; below the rate the ledger allows
+an author).
 What is queued stays reserved, so nothing else spends it meanwhile. A batch the disk
 cannot take stays queued and is retried; one the rules refuse (it cannot happen while
 the reservation holds) is split, so one bad item never holds back the rest.
@@ -27,7 +27,7 @@ from .background import Background
 
 log = logging.getLogger(__name__)
 
-SETTLE_EVERY_S = 30.0  # at most one batch a period (the ledger allows one every 10 s)
+SETTLE_EVERY_S = 15.0  # at most one batch a period (the ledger allows one every 10 s)
 
 
 class Settler:
