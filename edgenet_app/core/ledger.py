@@ -202,9 +202,10 @@ class Ledger:
 
     def _on_new(self, event: Event, slot_size: int) -> None:
         """Keep the state current: an event that extends its author's chain is applied on
-        top if it sorts last; if it sorts earlier but after the base (within the last
-        REORDER_WINDOW to twice that many events, as gossip reorders them), the tail is replayed on a
-        copy of the base; anything else leaves the state to be rebuilt when next needed."""
+        top if it sorts last; if it sorts earlier but after the base (among the last
+        REORDER_WINDOW to twice that many events, as gossip reorders them), the tail is
+        replayed on a copy of the base; one further back is applied provisionally, and the
+        state rebuilt when next asked for."""
         state = self._state
         head = self._heads.get(event.author)
         extends = (
