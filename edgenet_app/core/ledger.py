@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from . import economics as econ
 from .errors import LedgerError, WireError
-from .events import ZERO_HASH, Body, Event
+from .events import ZERO_HASH, Body, Event, Slash
 from .genesis import Genesis
 from .identity import Identity
 from .ledger_index import SyncIndex
@@ -79,7 +79,8 @@ class Ledger:
         self._tail: list[Event] = []  # applied on `_base`, in canonical order, to make `_state`
         self._stale = False  # `_state` has events applied out of canonical order
         self._heads: dict[bytes, Event] = {}  # author -> last event of its valid chain
-        self._broken: set[bytes] = set()  # authors whose chain is cut (fork or bad link)
+        self._broken: dict[bytes, int] = {}  # author -> seq at which its chain is cut
+        self._forked: dict[bytes, int] = {}  # author -> lowest seq holding two events
         self.sync_index = SyncIndex(self._events)  # summaries for anti-entropy
 
     # -- adding and merging -------------------------------------------------------------
@@ -99,18 +100,34 @@ class Ledger:
         self._check_arrival(event, now_ms)
         if event.id in self._ids:
             return False
-        slot = self._events.setdefault(event.author, {}).setdefault(event.seq, [])
+        author = event.author
+        fork = self._forked.get(author)
+        if fork is not None and event.seq > fork + MAX_AFTER_FORK:
+            return False  # past what a forked chain keeps
+        slot = self._events.setdefault(author, {}).setdefault(event.seq, [])
         slot.append(event)
         slot.sort(key=lambda e: e.id)
         self._ids.add(event.id)
-        self.sync_index.touch(event.author, event.seq)
         if len(slot) > MAX_FORKS_KEPT:
             dropped = slot.pop()
             self._ids.discard(dropped.id)
             if dropped is event:
                 return False
+        if len(slot) > 1 and (fork is None or event.seq < fork):
+            self._forked[author] = event.seq
+            self._prune_after(author, event.seq + MAX_AFTER_FORK)
+        self.sync_index.touch(author, event.seq)
         self._on_new(event, len(slot))
         return True
+
+    def _prune_after(self, author: bytes, last: int) -> None:
+        """Drop what a forked chain holds past seq `last`: every replica keeps the same
+        events of it, whatever it held before it learned of the fork."""
+        chain = self._events[author]
+        for seq in [s for s in chain if s > last]:
+            for gone in chain.pop(seq):
+                self._ids.discard(gone.id)
+            self.sync_index.touch(author, seq)
 
     def admit(self, event: Event, *, now_ms: int) -> Admission:
         """Hold a peer's event only if its author may write it now (DESIGN.md, "Admission"):
@@ -140,7 +157,8 @@ class Ledger:
             # its chain ends at the fork: nothing after it counts, but what links to a held
             # event is kept up to MAX_AFTER_FORK seqs on, so replicas that held it before
             # the fork was known and those that did not still converge
-            if event.seq > head_seq + 1 + MAX_AFTER_FORK:
+            fork = self._forked.get(author, head_seq + 1)
+            if event.seq > fork + MAX_AFTER_FORK:
                 return Refused("its author's chain is forked: nothing more of it is kept")
             if not any(e.id == event.prev for e in held.get(event.seq - 1, ())):
                 return Refused("it does not follow an event held of its forked chain", True)
@@ -151,7 +169,12 @@ class Ledger:
             return Refused("it does not follow its author's previous event held here", True)
         if event.ts < (head.ts if head else self.genesis.created_ms):
             return Refused("it is stamped before its author's previous event")
-        reason = state.check(event)
+        # a slash depends on other authors' state (stake, majority), which events they sign
+        # later change: admission checks only its author; canonical replay judges the rest
+        if isinstance(event.body, Slash):
+            reason = state.check_author(event)
+        else:
+            reason = state.check(event)
         if reason is not None:  # perhaps valid once what it depends on arrives: no verdict
             return Refused(reason, True)
         self.add(event)
@@ -207,6 +230,9 @@ class Ledger:
         replayed on a copy of the base; one further back is applied provisionally, and the
         state rebuilt when next asked for."""
         state = self._state
+        cut = self._broken.get(event.author)
+        if state is not None and cut is not None and event.seq > cut:
+            return  # past where its chain is cut: nothing of the state changes
         head = self._heads.get(event.author)
         extends = (
             slot_size == 1
@@ -245,7 +271,7 @@ class Ledger:
 
     def _rebuild(self) -> LedgerState:
         heads: dict[bytes, Event] = {}
-        broken: set[bytes] = set()
+        broken: dict[bytes, int] = {}
         valid: list[Event] = []
         for author, chain in self._events.items():
             prev_id, prev_ts, seq = ZERO_HASH, self.genesis.created_ms, 1
@@ -255,7 +281,7 @@ class Ledger:
                     break
                 ev = slot[0]
                 if len(slot) > 1 or ev.prev != prev_id or ev.ts < prev_ts:
-                    broken.add(author)
+                    broken[author] = seq
                     break
                 valid.append(ev)
                 heads[author] = ev

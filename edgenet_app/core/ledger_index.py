@@ -26,6 +26,7 @@ hash of the 256 sums. Replicas holding the same events have the same root.
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -147,9 +148,9 @@ class SyncIndex:
             mine = self._prefix(author, chain, state.irregular, start - 1)
             if mine != digest:
                 start = 1
-        top = max(state.beyond) if state.beyond else state.contiguous
         out: list[Event] = []
-        for seq in range(start, top + 1):
+        seqs = range(start, state.contiguous + 1)  # then the few held past a gap, sorted
+        for seq in itertools.chain(seqs, sorted(s for s in state.beyond if s >= start)):
             slot = chain.get(seq)
             if not slot:
                 continue
@@ -173,13 +174,15 @@ class SyncIndex:
                 state = self._chains[author] = _Chain()
                 self._authors[author[0]].add(author)
             c = state.contiguous
+            if c and c not in chain:  # events were dropped (a forked chain was pruned)
+                c = 0
             while c + 1 in chain:
                 c += 1
             if c != state.contiguous:
                 state.contiguous = c
-                state.beyond = {s for s in state.beyond if s > c}
+            state.beyond = {s for s in state.beyond if s > c and s in chain}
             for s in seqs:
-                if s > c:
+                if s > c and s in chain:
                     state.beyond.add(s)
                 for t in (s - 1, s):
                     if t >= 1 and self._irregular(chain, t):

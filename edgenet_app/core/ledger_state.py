@@ -211,6 +211,20 @@ class LedgerState:
             return str(exc)
         return None
 
+    def settled(self, payer: bytes, task: bytes, worker: bytes) -> bool:
+        """Whether `payer` already settled `task` with `worker`."""
+        return (payer, task, worker) in self._settled
+
+    def check_author(self, event: Event) -> str | None:
+        """Only the rules about the author itself (it holds a credit, writes within its
+        rate): what admission checks of an event whose validity depends on other authors'
+        state (a slash), which canonical replay judges in full."""
+        try:
+            _author_may_write(event, self.accounts.get(event.author, Account()))
+        except Rejected as exc:
+            return str(exc)
+        return None
+
     def _mint(self, rule: str, amount: int) -> None:
         self.minted[rule] = self.minted.get(rule, 0) + amount
 
@@ -225,18 +239,7 @@ class LedgerState:
         available = author.available_at(ev.ts)
         body = ev.body
         unlock = ev.ts + econ.PAYOUT_LOCK_MS
-        # Writing costs something: a held credit (or the genesis grant), and a rate.
-        if not isinstance(body, GenesisGrant) and author.holding() < econ.AUTHOR_MIN_MICRO:
-            raise Rejected(
-                f"the author holds less than {econ.format_credits(econ.AUTHOR_MIN_MICRO)} "
-                "credit: an identity writes events only once it holds one (or claims its "
-                "genesis grant)"
-            )
-        tokens = author.tokens_at(ev.ts)
-        if tokens < econ.HOUR_MS:
-            raise Rejected(
-                f"the author writes more than {econ.AUTHOR_EVENTS_PER_HOUR} events an hour"
-            )
+        tokens = _author_may_write(ev, author)
         if commit:
             author.rate_tokens, author.rate_ts = tokens - econ.HOUR_MS, ev.ts
 
@@ -382,6 +385,21 @@ class LedgerState:
             offender.staked_since = None
         self.burned += amount
         self._slashed.add(key)
+
+
+def _author_may_write(ev: Event, author: Account) -> int:
+    """Writing costs something: a held credit (or the genesis grant), and a rate. Returns
+    the author's rate tokens at the event (Rejected if it may not write it)."""
+    if not isinstance(ev.body, GenesisGrant) and author.holding() < econ.AUTHOR_MIN_MICRO:
+        raise Rejected(
+            f"the author holds less than {econ.format_credits(econ.AUTHOR_MIN_MICRO)} "
+            "credit: an identity writes events only once it holds one (or claims its "
+            "genesis grant)"
+        )
+    tokens = author.tokens_at(ev.ts)
+    if tokens < econ.HOUR_MS:
+        raise Rejected(f"the author writes more than {econ.AUTHOR_EVENTS_PER_HOUR} events an hour")
+    return tokens
 
 
 def _spend(available: int, amount: int, what: str) -> None:

@@ -20,8 +20,10 @@ from edgenet_app.core.events import (
     GenesisGrant,
     Pay,
     Referral,
+    ResultCommitment,
     Settlement,
     Settlements,
+    Slash,
     Stake,
     Transfer,
 )
@@ -328,3 +330,57 @@ def test_a_state_kept_up_through_late_arrivals_is_the_state_rebuilt_from_scratch
     assert kept.rejected() == fresh.rejected()
     for who in (A, B, C):
         assert kept.balance(who.public_key, NOW) == fresh.balance(who.public_key, NOW)
+
+
+def test_replicas_keep_the_same_events_of_a_chain_forked_under_a_long_one() -> None:
+    """One replica held 101 events of a chain before learning of a fork at seq 2; a
+    newcomer learns of the fork first. Both keep the same events: the fork and what links
+    to it up to MAX_AFTER_FORK seqs on."""
+    from support.recon_helpers import converge
+
+    old = funded()
+    head = old.head(A.public_key)
+    assert head is not None
+    chain = [head]
+    for i in range(100):
+        chain.append(old.append(A, Transfer(B.public_key, 1), T0 + 10 + i * 11_000))
+    twin = ev(A, 2, head.id, T0 + 5, Transfer(C.public_key, M))
+    assert old.admit(twin, now_ms=NOW + 2 * H) == ADDED
+    assert len(old) == 3 + MAX_AFTER_FORK  # seq 1, both at seq 2, then seqs 3..2+64
+    newcomer = Ledger(GENESIS)
+    newcomer.add(chain[0])
+    newcomer.add(twin)
+    converge(old, newcomer, NOW + 2 * H)
+    assert old.event_ids() == newcomer.event_ids()
+    assert old.state_root() == newcomer.state_root()
+
+
+def test_a_third_event_at_a_forked_seq_is_counted_against_the_link() -> None:
+    ledger = funded()
+    head = ledger.head(A.public_key)
+    assert head is not None
+    twins = [ev(A, 2, head.id, T0 + 2, Transfer(B.public_key, (i + 1) * M)) for i in range(5)]
+    sync = LedgerSync(ledger)
+    sync.on_events(Events(tuple(t.raw for t in twins)), NOW)
+    # kept: the two smallest ids (one that arrives smaller replaces one); the others refused
+    assert sync.report.added + sync.report.refused == 5 and sync.report.refused >= 2
+    assert len([e for e in ledger.events() if e.seq == 2]) == 2
+
+
+def test_a_slash_is_admitted_on_its_authors_rules_and_judged_by_replay() -> None:
+    """Whether a slash applies depends on other authors (the majority's stake), which
+    events they sign later change: admission checks its author only, so every replica
+    holds it, and canonical replay rejects it (or not) the same way everywhere."""
+    ledger = funded()
+    head = ledger.head(A.public_key)
+    assert head is not None
+    commits = tuple(
+        ResultCommitment.create(w, NET, bytes(16), bytes([n]) * 32).encode()
+        for w, n in ((B, 1), (C, 2), (D, 2))
+    )
+    slash = ev(A, 2, head.id, T0 + 2, Slash(B.public_key, "wrong_result", commits))
+    assert ledger.admit(slash, now_ms=NOW) == ADDED  # the majority is not staked: no effect
+    assert "staked" in ledger.rejected()[slash.id]
+    fresh = Ledger(GENESIS)
+    fresh.add_many(ledger.events())
+    assert fresh.state_root() == ledger.state_root()

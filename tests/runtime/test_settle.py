@@ -11,7 +11,7 @@ import pytest
 from support.ledger_helpers import GENESIS, NODES, M
 
 from edgenet_app.core import economics as econ
-from edgenet_app.core.events import Event, GenesisGrant, Settlements, Transfer
+from edgenet_app.core.events import Event, GenesisGrant, Pay, Settlements, Transfer
 from edgenet_app.core.taskflow import Verdict
 from edgenet_app.core.taskflow.common import Payment
 from edgenet_app.runtime.node.background import Background
@@ -92,3 +92,37 @@ async def test_what_the_disk_cannot_take_stays_queued(tmp_path: Path) -> None:
     assert len(await settler.flush()) == 1 and settler.queue == []
     settler.close()
     ledger.close()
+
+
+@pytest.mark.asyncio
+async def test_what_can_never_be_paid_is_dropped_and_the_rest_waits_its_turn(
+    tmp_path: Path,
+) -> None:
+    ledger = LedgerStore.open(tmp_path, GENESIS)
+    ledger.append(A, GenesisGrant())
+
+    async def publish(events: list[Event]) -> None:
+        pass
+
+    settler = Settler(A, ledger, publish=publish, background=Background(), clock=now, every_s=60)
+    await settler.pay("embedding", verdict(1))  # written at once
+    # the same verdict again (a replay) and a (task, worker) twice: queued once, and what
+    # was settled already is dropped; the new task's payments go through
+    settler._last_write = -float("inf")
+    twice = Verdict(bytes(16), True, None, M, M, 2, verdict(2).payments * 2, (), (), 0, False, "")
+    settler.queue.append(verdict_pay(1))  # settled already: never payable
+    settler.pending += M // 10
+    cost = await settler.pay("embedding", twice)
+    assert cost == 3 * M // 10 and settler.queue == [] and settler.pending == 0
+    # more than it holds: nothing is dropped, it waits (reserved) for credit
+    too_much = (Payment(B.public_key, 2000 * M, 1),)
+    big = Verdict(bytes([9]) * 16, True, None, 0, 0, 1, too_much, (), (), 0, False, "")
+    settler._last_write = -float("inf")
+    await settler.pay("embedding", big)
+    assert len(settler.queue) == 1 and settler.pending == 2000 * M
+    settler.close()
+    ledger.close()
+
+
+def verdict_pay(n: int) -> Pay:
+    return Pay(n.to_bytes(16, "big"), B.public_key, M // 10, 1000, "embedding")

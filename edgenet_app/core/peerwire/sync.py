@@ -81,10 +81,12 @@ class LedgerSync:
                 self.report.last_refusal = outcome.reason
                 if not outcome.later:
                     self._remember(eid)
+            elif eid not in self.ledger:  # lost the fork cap: never worth reading again
+                self.report.refused += 1  # and counted, so twins cannot be sent for free
+                self.report.last_refusal = "a third event at one seq of a forked chain"
+                self._remember(eid)
             else:
                 self.report.duplicates += 1
-                if eid not in self.ledger:  # lost the fork cap: never worth reading again
-                    self._remember(eid)
         return new
 
     def admit(self, event: Event, now_ms: int) -> Admission:

@@ -342,7 +342,7 @@ class Mesh:
                 if any(now - e.ts < RECENT_MS for e in fresh):
                     self._pulled += 1
                 await self._accept(link, fresh, reply=False, flood=False)
-            await self._count_rejected(link, sync, rejected)
+            await self._count_rejected(link, sync, rejected, asked=True)
             for ask in asks:
                 await link.send(ask)
             self._check_synced(link.remote, recon)
@@ -415,12 +415,17 @@ class Mesh:
         """Each scored peer's misbehaviour score now (see `Penalties`)."""
         return self.penalties.scores(now_ms())
 
-    async def _count_rejected(self, link: PeerLink, sync: LedgerSync, before: int) -> None:
+    async def _count_rejected(
+        self, link: PeerLink, sync: LedgerSync, before: int, *, asked: bool = False
+    ) -> None:
         for _ in range(sync.report.rejected - before):  # early events are not counted
             await self._penalise(link, f"bad event: {sync.report.last_error}")
-        # events refused by admission are not the sender's fault one by one (it may hold
-        # another state), but an honest peer passes on few: many cost it a point each
+        # refused events are not the sender's fault one by one (it may hold another state),
+        # but an honest peer passes on few: 32 cost a point; not in a reply we asked for (a
+        # newcomer pulls one author after another: much is refused only for now)
         report = sync.report
+        if asked:
+            report.refused_scored = report.refused
         while report.refused - report.refused_scored >= REFUSALS_A_POINT:
             report.refused_scored += REFUSALS_A_POINT
             await self._penalise(link, f"{REFUSALS_A_POINT} refused: {report.last_refusal}")

@@ -6,8 +6,8 @@ after the last one (a busy one pays up to MAX_BATCH_ITEMS workers an event, one 
 period: at 50 tasks a minute, one event per 12.5 tasks; below the rate the ledger allows
 an author).
 What is queued stays reserved, so nothing else spends it meanwhile. A batch the disk
-cannot take stays queued and is retried; one the rules refuse (it cannot happen while
-the reservation holds) is split, so one bad item never holds back the rest.
+cannot take stays queued and is retried; of one the rules refuse, the items no ledger will
+ever take are dropped (logged) and the rest stays queued.
 """
 
 from __future__ import annotations
@@ -54,7 +54,11 @@ class Settler:
         """Queue a verdict's payments, and write them at once if the rate allows (else
         within SETTLE_EVERY_S); returns what they cost."""
         cost = 0
+        queued = {(p.t, p.w) for p in self.queue}
         for p in verdict.payments:
+            if (verdict.task, p.worker) in queued:  # a batch pays a (task, worker) once
+                continue
+            queued.add((verdict.task, p.worker))
             self.queue.append(Pay(verdict.task, p.worker, p.amount, p.cpu_ms, kind))
             cost += p.amount
         self.pending += cost
@@ -91,10 +95,15 @@ class Settler:
             while self.queue and self._tokens() >= 1:
                 batch = self.queue[: econ.MAX_BATCH_ITEMS]
                 try:
-                    written += self._write(batch)
+                    written.append(self.ledger.append(self.identity, Settlements(tuple(batch))))
                 except StoreError as exc:
                     log.warning("cannot write settlements (%d queued): %s", len(self.queue), exc)
                     break
+                except LedgerError as exc:
+                    if not self._drop_never_payable(batch):  # not an item's fault: later
+                        log.warning("settlements wait (%d queued): %s", len(self.queue), exc)
+                        break
+                    continue
                 del self.queue[: len(batch)]
                 self.pending -= sum(p.a for p in batch)
                 self._last_write = asyncio.get_running_loop().time()
@@ -108,15 +117,23 @@ class Settler:
             await self._publish(written)
         return written
 
-    def _write(self, batch: list[Pay]) -> list[Event]:
-        try:
-            return [self.ledger.append(self.identity, Settlements(tuple(batch)))]
-        except LedgerError as exc:
-            if len(batch) == 1:
-                log.warning("could not settle with %s: %s", node_id_of(batch[0].w), exc)
-                return []
-        half = len(batch) // 2  # one bad item must not hold back the rest
-        return self._write(batch[:half]) + self._write(batch[half:])
+    def _drop_never_payable(self, batch: list[Pay]) -> bool:
+        """Drop the items of `batch` no ledger will ever take (settled already, paying
+        itself, an unknown kind); True if there were any. Everything else stays queued
+        (and reserved): a refusal for want of credit or rate passes."""
+        me = self.identity.public_key
+        state = self.ledger.ledger.state
+        bad = {
+            id(p)
+            for p in batch
+            if p.w == me or p.k not in econ.PRICES or state.settled(me, p.t, p.w)
+        }
+        for p in batch:
+            if id(p) in bad:
+                log.warning("cannot settle with %s: it can never be paid", node_id_of(p.w))
+                self.pending -= p.a
+        self.queue = [p for p in self.queue if id(p) not in bad]
+        return bool(bad)
 
     def close(self) -> None:
         if self._timer is not None:
