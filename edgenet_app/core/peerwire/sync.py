@@ -55,7 +55,7 @@ class LedgerSync:
         and checked on its own: a bad one is counted in the report, never applied, and does
         not stop the rest of the frame. An event already held is recognised by its id (a hash
         of its bytes) before anything is decoded or verified."""
-        new = []
+        new: list[Event] = []
         for raw in events.raw:
             eid = event_id(raw)
             if eid in self.ledger or eid in self.early or eid in self._seen:
@@ -71,16 +71,8 @@ class LedgerSync:
                 self.report.rejected += 1  # bad, or stamped beyond any honest clock
                 self.report.last_error = str(exc)
                 continue
-            if outcome == ADDED:
-                self.report.added += 1
-                new.append(event)
-            elif isinstance(outcome, Refused):
-                # the sender may hold a state in which the event is valid (or may not have
-                # judged it at all): not its fault, but never stored nor passed on
-                self.report.refused += 1
-                self.report.last_refusal = outcome.reason
-                if not outcome.later:
-                    self._remember(eid)
+            if outcome == ADDED or isinstance(outcome, Refused):
+                self._tally(outcome, event, new)
             elif eid not in self.ledger:  # lost the fork cap: never worth reading again
                 self.report.refused += 1  # and counted, so twins cannot be sent for free
                 self.report.last_refusal = "a third event at one seq of a forked chain"
@@ -95,7 +87,7 @@ class LedgerSync:
 
     def retry(self, now_ms: int) -> list[Event]:
         """Add the held early events our clock has caught up with; returns the new ones."""
-        new = []
+        new: list[Event] = []
         for eid, event in list(self.early.items()):
             if self._too_early(event, now_ms):
                 continue
@@ -106,13 +98,21 @@ class LedgerSync:
             except LedgerError as exc:
                 self.report.last_error = str(exc)
                 continue
-            if outcome == ADDED:
-                self.report.added += 1
-                new.append(event)
-            elif isinstance(outcome, Refused):
-                self.report.refused += 1
-                self.report.last_refusal = outcome.reason
+            self._tally(outcome, event, new)
         return new
+
+    def _tally(self, outcome: Admission, event: Event, new: list[Event]) -> None:
+        """Count an admitted event (into `new`) or a refused one. A refusal is not the
+        sender's fault (it may hold a state in which the event is valid); one that can never
+        be admitted is remembered, so that it is skipped unread if passed on again."""
+        if outcome == ADDED:
+            self.report.added += 1
+            new.append(event)
+        elif isinstance(outcome, Refused):
+            self.report.refused += 1
+            self.report.last_refusal = outcome.reason
+            if not outcome.later:
+                self._remember(event.id)
 
     @staticmethod
     def _too_early(event: Event, now_ms: int) -> bool:
