@@ -13,6 +13,7 @@ signature: building one checks it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
@@ -109,8 +110,13 @@ class Settlements(Body):
         if len(keys) != len(self.items):
             raise SchemaError("items", "a (task, worker) pair is paid twice in one batch")
 
-    def settlements(self) -> tuple[Settlement, ...]:
+    @functools.cached_property
+    def _settlements(self) -> tuple[Settlement, ...]:
         return tuple(p.as_settlement() for p in self.items)
+
+    def settlements(self) -> tuple[Settlement, ...]:
+        """The items as `Settlement`s (built once per event: replays apply them often)."""
+        return self._settlements
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ MAX_FORKS_KEPT = 2
 # events applied on top of a kept base state: one that arrives late but sorts among them
 # costs a replay of these, not of the whole history
 REORDER_WINDOW = 64
+REORDER_MS = 60_000  # ...for an event at most this much older than the latest applied
 MAX_AFTER_FORK = 64  # events of a forked chain kept past its last valid one (see `admit`)
 
 
@@ -171,10 +172,11 @@ class Ledger:
             return Refused("it is stamped before its author's previous event")
         # a slash depends on other authors' state (stake, majority), which events they sign
         # later change: admission checks only its author; canonical replay judges the rest
-        if isinstance(event.body, Slash):
-            reason = state.check_author(event)
-        else:
-            reason = state.check(event)
+        check = state.check_author if isinstance(event.body, Slash) else state.check
+        reason = check(event)
+        if reason is not None and self._stale:  # judged on events applied out of order:
+            state = self.state  # judge it again on the canonical state
+            reason = (state.check_author if isinstance(event.body, Slash) else state.check)(event)
         if reason is not None:  # perhaps valid once what it depends on arrives: no verdict
             return Refused(reason, True)
         self.add(event)
@@ -255,7 +257,11 @@ class Ledger:
                     for old in self._tail[:REORDER_WINDOW]:  # the base catches up
                         self._base.apply(old)
                     del self._tail[:REORDER_WINDOW]
-        elif self._base is not None and key > self._base.last_key:
+        elif (
+            self._base is not None
+            and key > self._base.last_key
+            and state.last_key[0] - event.ts <= REORDER_MS
+        ):
             bisect.insort(self._tail, event, key=_key)
             state = self._base.copy()
             for ev in self._tail:
