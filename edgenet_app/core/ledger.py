@@ -54,6 +54,13 @@ HELD = "held"  # already held: nothing to do
 Admission = Refused | str
 
 
+def _judge(state: LedgerState, event: Event) -> str | None:
+    """Why admission refuses `event` against `state`, or None. A slash depends on other
+    authors' state (stake, majority), which events they sign later change: only its author
+    is checked, and canonical replay judges the rest."""
+    return (state.check_author if isinstance(event.body, Slash) else state.check)(event)
+
+
 def _key(event: Event) -> tuple[int, bytes, int]:
     """The canonical order: timestamp, then author, then seq."""
     return (event.ts, event.author, event.seq)
@@ -170,13 +177,9 @@ class Ledger:
             return Refused("it does not follow its author's previous event held here", True)
         if event.ts < (head.ts if head else self.genesis.created_ms):
             return Refused("it is stamped before its author's previous event")
-        # a slash depends on other authors' state (stake, majority), which events they sign
-        # later change: admission checks only its author; canonical replay judges the rest
-        check = state.check_author if isinstance(event.body, Slash) else state.check
-        reason = check(event)
+        reason = _judge(state, event)
         if reason is not None and self._stale:  # judged on events applied out of order:
-            state = self.state  # judge it again on the canonical state
-            reason = (state.check_author if isinstance(event.body, Slash) else state.check)(event)
+            reason = _judge(self.state, event)  # judge it again on the canonical state
         if reason is not None:  # perhaps valid once what it depends on arrives: no verdict
             return Refused(reason, True)
         self.add(event)

@@ -211,9 +211,16 @@ class LedgerState:
             return str(exc)
         return None
 
-    def settled(self, payer: bytes, task: bytes, worker: bytes) -> bool:
-        """Whether `payer` already settled `task` with `worker`."""
-        return (payer, task, worker) in self._settled
+    def payment_refusal(self, payer: bytes, body: Settlement) -> str | None:
+        """Why `payer` can never make this payment (paying itself, an unknown kind, settled
+        already), whatever it holds; None if it may (the balance is checked apart)."""
+        if body.worker == payer:
+            return "a payer cannot settle a task with itself"
+        if body.task_kind not in econ.PRICES:
+            return f"unknown task kind {body.task_kind!r}"
+        if (payer, body.task, body.worker) in self._settled:
+            return "this task was already settled with this worker"
+        return None
 
     def check_author(self, event: Event) -> str | None:
         """Only the rules about the author itself (it holds a credit, writes within its
@@ -327,12 +334,9 @@ class LedgerState:
     def _check_settlements(self, ev: Event, paid: tuple[Settlement, ...], available: int) -> None:
         """Every payment of an event must be valid, and together within the balance."""
         for body in paid:
-            if body.worker == ev.author:
-                raise Rejected("a payer cannot settle a task with itself")
-            if body.task_kind not in econ.PRICES:
-                raise Rejected(f"unknown task kind {body.task_kind!r}")
-            if (ev.author, body.task, body.worker) in self._settled:
-                raise Rejected("this task was already settled with this worker")
+            reason = self.payment_refusal(ev.author, body)
+            if reason is not None:
+                raise Rejected(reason)
         _spend(available, sum(body.amount for body in paid), "settlement")
 
     def _settle(self, ev: Event, body: Settlement, payer: Account, unlock: int) -> None:

@@ -51,8 +51,8 @@ class Settler:
         self._writing = False
 
     async def pay(self, kind: str, verdict: Verdict) -> int:
-        """Queue a verdict's payments, and write them at once if the rate allows (else
-        within SETTLE_EVERY_S); returns what they cost."""
+        """Queue a verdict's payments, and write them at once if no batch was written in
+        the last period (else when it ends); returns what they cost."""
         cost = 0
         queued = {(p.t, p.w) for p in self.queue}
         for p in verdict.payments:
@@ -123,15 +123,13 @@ class Settler:
         (and reserved): a refusal for want of credit or rate passes."""
         me = self.identity.public_key
         state = self.ledger.ledger.state
-        bad = {
-            id(p)
-            for p in batch
-            if p.w == me or p.k not in econ.PRICES or state.settled(me, p.t, p.w)
-        }
+        bad = set()
         for p in batch:
-            if id(p) in bad:
-                log.warning("cannot settle with %s: it can never be paid", node_id_of(p.w))
+            reason = state.payment_refusal(me, p.as_settlement())
+            if reason is not None:
+                log.warning("cannot settle with %s: %s", node_id_of(p.w), reason)
                 self.pending -= p.a
+                bad.add(id(p))
         self.queue = [p for p in self.queue if id(p) not in bad]
         return bool(bad)
 
