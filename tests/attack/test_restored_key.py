@@ -161,6 +161,28 @@ async def converged(net: Net, dirs: dict[str, Path], me: bytes, seqs: int) -> No
         await asyncio.sleep(0.3)
 
 
+async def pay_and_check(
+    net: Net,
+    restored: Node,
+    restored_dir: Path,
+    workers: list[Node],
+    me: bytes,
+    old: dict[int, set[bytes]],
+) -> None:
+    """Linked again, the restored node pays for a task; every node then holds one chain of
+    it: the old head, then what it signed since, with no fork."""
+
+    async def linked() -> bool:
+        return await open_links(restored) >= 2
+
+    await wait_for(linked, 30, "the restored node to link up")
+    out = await submit(restored)
+    assert out["verified"] and out["cost_micro"] > 0, out
+    dirs = {"restored": restored_dir, **{w.name: w.data_dir for w in workers}}
+    await converged(net, dirs, me, max(old))
+    check_one_chain(net, dirs, me, old)
+
+
 async def test_a_restored_key_learns_its_chain_from_its_peers_and_never_forks_it(
     tmp_path: Path,
 ) -> None:
@@ -182,16 +204,7 @@ async def test_a_restored_key_learns_its_chain_from_its_peers_and_never_forks_it
         assert held == old, f"restored: {short(held)}; before: {short(old)}"
         assert "learned this identity's chain" in restored.tail(20_000), restored.tail()
 
-        async def linked() -> bool:
-            return await open_links(restored) >= 2
-
-        await wait_for(linked, 30, "the restored node to link up")
-        out = await submit(restored)
-        assert out["verified"] and out["cost_micro"] > 0, out
-
-        dirs = {"restored": restored_dir, **{w.name: w.data_dir for w in workers}}
-        await converged(net, dirs, me, max(old))
-        check_one_chain(net, dirs, me, old)
+        await pay_and_check(net, restored, restored_dir, workers, me, old)
         print(f"old head #{max(old)}; after the restore: {len(chain(net, restored_dir, me))}")
 
 
@@ -228,16 +241,7 @@ async def test_a_key_restored_with_no_peer_online_signs_nothing_until_they_retur
             assert time.monotonic() < end, "it never learned its chain:\n" + restored.tail()
             await asyncio.sleep(0.2)
 
-        async def linked() -> bool:
-            return await open_links(restored) >= 2
-
-        await wait_for(linked, 30, "the restored node to link up")
-        out = await submit(restored)
-        assert out["verified"] and out["cost_micro"] > 0, out
-
-        dirs = {"restored": restored_dir, **{w.name: w.data_dir for w in workers}}
-        await converged(net, dirs, me, max(old))
-        check_one_chain(net, dirs, me, old)
+        await pay_and_check(net, restored, restored_dir, workers, me, old)
         print(
             f"old head #{max(old)}; refused while alone: {refused.stderr.strip()[:200]}; "
             f"after: {len(chain(net, restored_dir, me))}"
